@@ -1,0 +1,105 @@
+//! The local server: the three endpoints behind the same [`Api`] the Lambda functions use,
+//! over an in-memory store and an SMS inbox, with each request presented as API Gateway
+//! would present it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use otp_shared::http::{Api, ApiError, MAX_BODY_BYTES};
+use otp_shared::sms::Inbox;
+use otp_shared::store::MemoryStore;
+use otp_shared::system::{OsRandom, SystemClock};
+use tokio::net::TcpListener;
+
+/// The API as the local server runs it.
+pub type LocalApi = Api<MemoryStore, Arc<Inbox>, SystemClock, OsRandom>;
+
+/// The path that lists the SMS inbox.
+pub const INBOX_PATH: &str = "/_local/sms";
+
+/// What every connection shares.
+pub struct LocalServer {
+    pub api: LocalApi,
+    pub inbox: Arc<Inbox>,
+    requests: AtomicU64,
+}
+
+impl LocalServer {
+    pub fn new(api: LocalApi, inbox: Arc<Inbox>) -> Self {
+        Self { api, inbox, requests: AtomicU64::new(0) }
+    }
+
+    /// Serves connections from `listener` until the task is dropped.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, peer) = listener.accept().await?;
+            let server = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| server.clone().respond(request, peer));
+                if let Err(error) =
+                    http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
+                {
+                    tracing::debug!(%error, "connection closed with an error");
+                }
+            });
+        }
+    }
+
+    async fn respond(
+        self: Arc<Self>,
+        request: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+        let response = if request.uri().path() == INBOX_PATH && request.method() == Method::GET {
+            let json = serde_json::to_string(&self.inbox.messages()).unwrap_or_default();
+            lambda_http::http::Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(Body::Text(json))
+                .unwrap_or_default()
+        } else {
+            match self.as_gateway_request(request, peer).await {
+                Ok(request) => self.api.route(request).await,
+                Err(error) => error.into_response(),
+            }
+        };
+        let (parts, body) = response.into_parts();
+        Ok(hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec()))))
+    }
+
+    /// The request as a Lambda function behind an HTTP API receives it: the body read in
+    /// full (up to the size limit) and the caller's address in the request context.
+    async fn as_gateway_request(
+        &self,
+        request: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<lambda_http::Request, ApiError> {
+        let (parts, body) = request.into_parts();
+        let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<LengthLimitError>() => return Err(ApiError::PayloadTooLarge),
+            Err(_) => {
+                return Err(ApiError::InvalidRequest("the request body could not be read".into()));
+            }
+        };
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.method = parts.method.clone();
+        context.http.path = Some(parts.uri.path().to_owned());
+        context.http.source_ip = Some(peer.ip().to_string());
+        context.request_id =
+            Some(format!("local-{}", self.requests.fetch_add(1, Ordering::Relaxed) + 1));
+        let request = lambda_http::Request::from_parts(parts, Body::from(bytes.to_vec()));
+        Ok(request.with_request_context(RequestContext::ApiGatewayV2(context)))
+    }
+}

@@ -1,0 +1,326 @@
+//! Settings, read and validated once at start-up; a bad value names its variable.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+use crate::secret::{HashKey, MIN_KEY_BYTES};
+
+/// A setting that is missing or does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is required")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// The OTP policy: the shape of codes, their lifetime, and the attempt and send limits.
+/// A send limit of 0 disables it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Digits in the code sent by SMS (`OTP_LENGTH`).
+    pub code_length: usize,
+    /// Digits in the `authCode` returned to the client (`OTP_AUTH_CODE_LENGTH`).
+    pub auth_code_length: usize,
+    /// Seconds a code stays valid (`OTP_TTL_SECONDS`).
+    pub code_ttl_seconds: u64,
+    /// Attempts a challenge allows before it is dead (`OTP_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// Seconds before the same phone may be sent another code (`OTP_RESEND_COOLDOWN_SECONDS`).
+    pub resend_cooldown_seconds: u64,
+    /// Codes per phone per clock hour (`OTP_MAX_SENDS_PER_PHONE_PER_HOUR`).
+    pub max_sends_per_phone_per_hour: u32,
+    /// Codes per JWT subject per clock hour (`OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR`).
+    pub max_sends_per_subject_per_hour: u32,
+    /// Codes per client IP per clock hour (`OTP_MAX_SENDS_PER_IP_PER_HOUR`).
+    pub max_sends_per_ip_per_hour: u32,
+    /// SMS text with `{code}` and `{minutes}` placeholders (`SMS_MESSAGE_TEMPLATE`).
+    pub message_template: String,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            code_length: 6,
+            auth_code_length: 4,
+            code_ttl_seconds: 300,
+            max_attempts: 5,
+            resend_cooldown_seconds: 30,
+            max_sends_per_phone_per_hour: 5,
+            max_sends_per_subject_per_hour: 10,
+            max_sends_per_ip_per_hour: 50,
+            message_template: "Your verification code is {code}. It expires in {minutes} minutes."
+                .to_owned(),
+        }
+    }
+}
+
+impl Policy {
+    /// Reads the policy through `lookup` (an environment), defaulting what is unset.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let policy = Self {
+            code_length: parse_or(lookup, "OTP_LENGTH", defaults.code_length)?,
+            auth_code_length: parse_or(lookup, "OTP_AUTH_CODE_LENGTH", defaults.auth_code_length)?,
+            code_ttl_seconds: parse_or(lookup, "OTP_TTL_SECONDS", defaults.code_ttl_seconds)?,
+            max_attempts: parse_or(lookup, "OTP_MAX_ATTEMPTS", defaults.max_attempts)?,
+            resend_cooldown_seconds: parse_or(
+                lookup,
+                "OTP_RESEND_COOLDOWN_SECONDS",
+                defaults.resend_cooldown_seconds,
+            )?,
+            max_sends_per_phone_per_hour: parse_or(
+                lookup,
+                "OTP_MAX_SENDS_PER_PHONE_PER_HOUR",
+                defaults.max_sends_per_phone_per_hour,
+            )?,
+            max_sends_per_subject_per_hour: parse_or(
+                lookup,
+                "OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR",
+                defaults.max_sends_per_subject_per_hour,
+            )?,
+            max_sends_per_ip_per_hour: parse_or(
+                lookup,
+                "OTP_MAX_SENDS_PER_IP_PER_HOUR",
+                defaults.max_sends_per_ip_per_hour,
+            )?,
+            message_template: lookup("SMS_MESSAGE_TEMPLATE").unwrap_or(defaults.message_template),
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name, reason: &str| ConfigError::Invalid { name, reason: reason.to_owned() };
+        if !(4..=10).contains(&self.code_length) {
+            return Err(invalid("OTP_LENGTH", "must be between 4 and 10"));
+        }
+        if !(4..=10).contains(&self.auth_code_length) {
+            return Err(invalid("OTP_AUTH_CODE_LENGTH", "must be between 4 and 10"));
+        }
+        if !(1..=86_400).contains(&self.code_ttl_seconds) {
+            return Err(invalid("OTP_TTL_SECONDS", "must be between 1 and 86400"));
+        }
+        if self.max_attempts == 0 {
+            return Err(invalid("OTP_MAX_ATTEMPTS", "must be at least 1"));
+        }
+        if !self.message_template.contains("{code}") {
+            return Err(invalid("SMS_MESSAGE_TEMPLATE", "must contain {code}"));
+        }
+        Ok(())
+    }
+
+    /// The SMS text for `code`.
+    pub fn message(&self, code: &str) -> String {
+        let minutes = self.code_ttl_seconds.div_ceil(60);
+        self.message_template.replace("{minutes}", &minutes.to_string()).replace("{code}", code)
+    }
+}
+
+/// How JWTs in the `user-jwt-token` header are checked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    /// HS256 secret (`JWT_SECRET`), at least 32 bytes.
+    pub secret: Vec<u8>,
+    /// Required `iss` (`JWT_ISSUER`), when set.
+    pub issuer: Option<String>,
+    /// Required `aud` (`JWT_AUDIENCE`), when set.
+    pub audience: Option<String>,
+}
+
+impl std::fmt::Debug for JwtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtSettings")
+            .field("secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+impl JwtSettings {
+    /// Reads the JWT settings through `lookup`; `JWT_SECRET` is required.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let secret = required(lookup, "JWT_SECRET")?.into_bytes();
+        if secret.len() < MIN_KEY_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: format!("must be at least {MIN_KEY_BYTES} bytes"),
+            });
+        }
+        Ok(Self {
+            secret,
+            issuer: optional(lookup, "JWT_ISSUER"),
+            audience: optional(lookup, "JWT_AUDIENCE"),
+        })
+    }
+}
+
+/// Everything the API needs, read from one environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policy: Policy,
+    pub jwt: JwtSettings,
+    /// Key for the HMAC of codes and identifiers (`OTP_HASH_KEY`), at least 32 bytes.
+    pub hash_key: HashKey,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, which maps a variable name to its value.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let hash_key = HashKey::new(required(lookup, "OTP_HASH_KEY")?).map_err(|short| {
+            ConfigError::Invalid { name: "OTP_HASH_KEY", reason: short.to_string() }
+        })?;
+        Ok(Self {
+            policy: Policy::from_lookup(lookup)?,
+            jwt: JwtSettings::from_lookup(lookup)?,
+            hash_key,
+        })
+    }
+}
+
+/// A variable that must be set and non-empty.
+pub fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    optional(lookup, name).ok_or(ConfigError::Missing(name))
+}
+
+/// A variable's value, with an empty value counted as unset.
+pub fn optional(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).filter(|value| !value.trim().is_empty())
+}
+
+/// A variable parsed as `T`, or `default` when unset.
+pub fn parse_or<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    match optional(lookup, name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|error: T::Err| ConfigError::Invalid { name, reason: error.to_string() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const SECRETS: [(&str, &str); 2] = [
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("OTP_HASH_KEY", "fedcba9876543210fedcba9876543210"),
+    ];
+
+    #[test]
+    fn defaults_apply_when_only_secrets_are_set() {
+        let settings = Settings::from_lookup(&env(&SECRETS)).unwrap();
+        assert_eq!(settings.policy, Policy::default());
+        assert_eq!(settings.policy.code_length, 6);
+        assert_eq!(settings.policy.max_sends_per_ip_per_hour, 50);
+        assert_eq!(settings.jwt.issuer, None);
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let mut pairs = SECRETS.to_vec();
+        pairs.extend([
+            ("OTP_LENGTH", "8"),
+            ("OTP_AUTH_CODE_LENGTH", "5"),
+            ("OTP_TTL_SECONDS", "90"),
+            ("OTP_MAX_ATTEMPTS", "3"),
+            ("OTP_RESEND_COOLDOWN_SECONDS", "0"),
+            ("OTP_MAX_SENDS_PER_PHONE_PER_HOUR", "1"),
+            ("OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR", "2"),
+            ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
+            ("SMS_MESSAGE_TEMPLATE", "{code} ({minutes} min)"),
+            ("JWT_ISSUER", "https://issuer.example"),
+            ("JWT_AUDIENCE", "otp-api"),
+        ]);
+        let settings = Settings::from_lookup(&env(&pairs)).unwrap();
+        let policy = settings.policy;
+        assert_eq!(
+            (policy.code_length, policy.auth_code_length, policy.code_ttl_seconds),
+            (8, 5, 90)
+        );
+        assert_eq!((policy.max_attempts, policy.resend_cooldown_seconds), (3, 0));
+        assert_eq!(
+            (
+                policy.max_sends_per_phone_per_hour,
+                policy.max_sends_per_subject_per_hour,
+                policy.max_sends_per_ip_per_hour
+            ),
+            (1, 2, 0)
+        );
+        assert_eq!(policy.message("123456"), "123456 (2 min)");
+        assert_eq!(settings.jwt.issuer.as_deref(), Some("https://issuer.example"));
+        assert_eq!(settings.jwt.audience.as_deref(), Some("otp-api"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(
+            Settings::from_lookup(&env(&SECRETS[..1])).unwrap_err(),
+            ConfigError::Missing("OTP_HASH_KEY")
+        );
+        let cases = [
+            ("OTP_LENGTH", "3"),
+            ("OTP_LENGTH", "11"),
+            ("OTP_LENGTH", "six"),
+            ("OTP_AUTH_CODE_LENGTH", "2"),
+            ("OTP_TTL_SECONDS", "0"),
+            ("OTP_MAX_ATTEMPTS", "0"),
+            ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "-1"),
+            ("SMS_MESSAGE_TEMPLATE", "no placeholder"),
+            ("JWT_SECRET", "short"),
+            ("OTP_HASH_KEY", "short"),
+        ];
+        for (name, value) in cases {
+            let mut pairs = SECRETS.to_vec();
+            pairs.retain(|(k, _)| *k != name);
+            pairs.push((name, value));
+            match Settings::from_lookup(&env(&pairs)) {
+                Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name),
+                other => panic!("{name}={value}: expected an error naming it, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn message_rounds_minutes_up() {
+        let policy = Policy { code_ttl_seconds: 61, ..Policy::default() };
+        assert_eq!(
+            policy.message("042"),
+            "Your verification code is 042. It expires in 2 minutes."
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_jwt_secret() {
+        let settings = Settings::from_lookup(&env(&SECRETS)).unwrap();
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        assert!(!shown.contains("fedcba9876543210"), "{shown}");
+    }
+}

@@ -1,0 +1,226 @@
+//! The HTTP layer shared by the three Lambda functions and the local server: a
+//! `lambda_http::Request` in, a JSON `Response` out.
+
+mod error;
+mod request;
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use tracing::Instrument;
+
+pub use error::{ApiError, ErrorBody};
+pub use request::{PhoneBody, StringOrNumber, VerifyBody};
+
+use crate::jwt::JwtVerifier;
+use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender};
+use crate::otp::{OtpService, SendRequest, VerifyRequest};
+
+/// The header that carries the caller's JWT.
+pub const TOKEN_HEADER: &str = "user-jwt-token";
+
+/// Bodies larger than this are refused; real ones are under 200 bytes.
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// The message of a successful verification, as the API contract spells it.
+pub const VERIFIED_MESSAGE: &str = "Phone number verified successfully";
+
+/// One of the three endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Register,
+    Verify,
+    Resend,
+}
+
+impl Endpoint {
+    pub const ALL: [Self; 3] = [Self::Register, Self::Verify, Self::Resend];
+
+    /// The path API Gateway routes to this endpoint.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Self::Register => "/fe/users/auth/otp/register",
+            Self::Verify => "/fe/users/auth/otp/verify",
+            Self::Resend => "/fe/users/auth/otp/resend",
+        }
+    }
+
+    fn from_path(path: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|endpoint| endpoint.path() == path)
+    }
+}
+
+/// `{"authCode": "5255", "isNewUser": false}`
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CodeSentBody {
+    auth_code: String,
+    is_new_user: bool,
+}
+
+/// `{"message": "Phone number verified successfully"}`
+#[derive(Debug, Serialize)]
+struct MessageBody {
+    message: &'static str,
+}
+
+/// The API: the JWT check in front of the OTP service.
+pub struct Api<S, M, C, R> {
+    jwt: JwtVerifier,
+    otp: OtpService<S, M, C, R>,
+}
+
+impl<S, M, C, R> Api<S, M, C, R>
+where
+    S: ChallengeStore,
+    M: SmsSender,
+    C: Clock,
+    R: RandomSource,
+{
+    pub fn new(jwt: JwtVerifier, otp: OtpService<S, M, C, R>) -> Self {
+        Self { jwt, otp }
+    }
+
+    /// Serves `endpoint`, whatever the request's path: a Lambda function's entry point.
+    /// Every outcome is a response, so the error type is `Infallible`.
+    pub async fn handle(
+        &self,
+        endpoint: Endpoint,
+        request: Request,
+    ) -> Result<Response<Body>, Infallible> {
+        let span = tracing::info_span!(
+            "request",
+            endpoint = endpoint.path(),
+            request_id = request_id(&request).unwrap_or_default(),
+        );
+        let response = self.respond(endpoint, &request).instrument(span).await;
+        Ok(response.unwrap_or_else(ApiError::into_response))
+    }
+
+    /// Serves the endpoint the request's method and path name, `404` or `405` otherwise:
+    /// the local server's entry point.
+    pub async fn route(&self, request: Request) -> Response<Body> {
+        match Endpoint::from_path(request.uri().path()) {
+            None => ApiError::NotFound.into_response(),
+            Some(_) if request.method() != Method::POST => {
+                ApiError::MethodNotAllowed.into_response()
+            }
+            Some(endpoint) => match self.handle(endpoint, request).await {
+                Ok(response) => response,
+                Err(infallible) => match infallible {},
+            },
+        }
+    }
+
+    async fn respond(
+        &self,
+        endpoint: Endpoint,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
+        let subject = self.authenticate(request)?;
+        let policy = self.otp.policy();
+        match endpoint {
+            Endpoint::Register | Endpoint::Resend => {
+                let body: PhoneBody = parse_body(request)?;
+                let phone = body.phone()?;
+                let sent = self
+                    .otp
+                    .send_code(SendRequest {
+                        subject: &subject,
+                        phone: &phone,
+                        client_ip: client_ip(request),
+                    })
+                    .await?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    &CodeSentBody { auth_code: sent.auth_code, is_new_user: sent.is_new_user },
+                ))
+            }
+            Endpoint::Verify => {
+                let body: VerifyBody = parse_body(request)?;
+                let phone = body.phone.phone()?;
+                let auth_code =
+                    body.auth_code.digits(policy.auth_code_length).ok_or_else(|| {
+                        ApiError::InvalidRequest(format!(
+                            "authCode must be {} digits",
+                            policy.auth_code_length
+                        ))
+                    })?;
+                let code = body.otp.digits(policy.code_length).ok_or_else(|| {
+                    ApiError::InvalidRequest(format!("otp must be {} digits", policy.code_length))
+                })?;
+                self.otp
+                    .verify_code(VerifyRequest {
+                        subject: &subject,
+                        phone: &phone,
+                        auth_code: &auth_code,
+                        code: &code,
+                    })
+                    .await?;
+                Ok(json_response(StatusCode::OK, &MessageBody { message: VERIFIED_MESSAGE }))
+            }
+        }
+    }
+
+    /// The JWT subject, from the token in [`TOKEN_HEADER`] (an optional `Bearer ` prefix is
+    /// tolerated).
+    fn authenticate(&self, request: &Request) -> Result<String, ApiError> {
+        let token = request
+            .headers()
+            .get(TOKEN_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.trim())
+            .map(|value| value.strip_prefix("Bearer ").unwrap_or(value))
+            .ok_or(ApiError::Unauthorized)?;
+        self.jwt.subject(token).map_err(|error| {
+            tracing::info!(event = "auth.refused", reason = %error);
+            ApiError::Unauthorized
+        })
+    }
+}
+
+/// The body as `T`, refusing empty, oversized and malformed bodies.
+fn parse_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidRequest("request body must be a JSON object".to_owned()));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::InvalidRequest(format!("invalid JSON body: {error}")))
+}
+
+/// The caller's address as API Gateway saw it.
+fn client_ip(request: &Request) -> Option<IpAddr> {
+    gateway_context(request)?.http.source_ip.as_deref()?.parse().ok()
+}
+
+/// API Gateway's id of the request, for correlating log lines.
+fn request_id(request: &Request) -> Option<String> {
+    gateway_context(request)?.request_id.clone()
+}
+
+fn gateway_context(request: &Request) -> Option<&ApiGatewayV2httpRequestContext> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => Some(context),
+        _ => None,
+    }
+}
+
+/// A JSON response that no cache may keep.
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let json = serde_json::to_string(body).expect("response bodies are plain data");
+    let mut response = Response::new(Body::Text(json));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

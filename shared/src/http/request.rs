@@ -1,0 +1,173 @@
+//! Request bodies as clients send them, parsed once for all three endpoints.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Unexpected, Visitor};
+
+use crate::phone::{PhoneError, PhoneNumber};
+
+/// `{"phone_number", "countryCode"}`: the body of register and resend, and part of verify's.
+#[derive(Deserialize)]
+pub struct PhoneBody {
+    phone_number: StringOrNumber,
+    #[serde(rename = "countryCode", default)]
+    country_code: Option<StringOrNumber>,
+}
+
+impl PhoneBody {
+    /// The phone number in E.164 form.
+    pub fn phone(&self) -> Result<PhoneNumber, PhoneError> {
+        let country = self.country_code.as_ref().map(StringOrNumber::text);
+        PhoneNumber::parse(&self.phone_number.text(), country.as_deref().unwrap_or(""))
+    }
+}
+
+/// `{"phone_number", "countryCode", "authCode", "otp"}`: the body of verify.
+#[derive(Deserialize)]
+pub struct VerifyBody {
+    #[serde(flatten)]
+    pub phone: PhoneBody,
+    #[serde(rename = "authCode")]
+    pub auth_code: StringOrNumber,
+    pub otp: StringOrNumber,
+}
+
+/// A JSON string, or a non-negative JSON integer that some clients send in its place.
+/// Its `Debug` output is redacted: it may hold a code.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StringOrNumber {
+    String(String),
+    Number(u64),
+}
+
+impl StringOrNumber {
+    /// The value as text, trimmed.
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Self::String(text) => Cow::Borrowed(text.trim()),
+            Self::Number(number) => Cow::Owned(number.to_string()),
+        }
+    }
+
+    /// The value as a code of exactly `len` digits. A number gets back the leading zeros
+    /// JSON took from it (`12345` is `"012345"` for six digits); a string must have them.
+    pub fn digits(&self, len: usize) -> Option<String> {
+        let digits = match self {
+            Self::String(text) => text.trim().to_owned(),
+            Self::Number(number) => format!("{number:0len$}"),
+        };
+        (digits.len() == len && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+    }
+}
+
+impl fmt::Debug for StringOrNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StringOrNumber(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for StringOrNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringOrNumberVisitor;
+
+        impl Visitor<'_> for StringOrNumberVisitor {
+            type Value = StringOrNumber;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a non-negative integer")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(StringOrNumber::String(value.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+                Ok(StringOrNumber::String(value))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                Ok(StringOrNumber::Number(value))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                u64::try_from(value)
+                    .map(StringOrNumber::Number)
+                    .map_err(|_| E::invalid_value(Unexpected::Signed(value), &self))
+            }
+        }
+
+        deserializer.deserialize_any(StringOrNumberVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn verify_body(value: serde_json::Value) -> Result<VerifyBody, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
+    #[test]
+    fn codes_come_as_strings_or_numbers() {
+        let body = verify_body(json!({
+            "phone_number": "9876543219", "countryCode": "+91", "authCode": 1234, "otp": "012345"
+        }))
+        .unwrap();
+        assert_eq!(body.auth_code.digits(4).as_deref(), Some("1234"));
+        assert_eq!(body.otp.digits(6).as_deref(), Some("012345"));
+        assert_eq!(body.phone.phone().unwrap().e164(), "+919876543219");
+    }
+
+    #[test]
+    fn numbers_get_their_leading_zeros_back_and_strings_must_have_them() {
+        assert_eq!(StringOrNumber::Number(12345).digits(6).as_deref(), Some("012345"));
+        assert_eq!(StringOrNumber::Number(7).digits(4).as_deref(), Some("0007"));
+        assert_eq!(StringOrNumber::String("12345".into()).digits(6), None);
+        assert_eq!(StringOrNumber::String(" 012345 ".into()).digits(6).as_deref(), Some("012345"));
+    }
+
+    #[test]
+    fn codes_of_the_wrong_shape_are_refused() {
+        for value in [
+            StringOrNumber::Number(1_234_567),
+            StringOrNumber::String("12a456".into()),
+            StringOrNumber::String("".into()),
+            StringOrNumber::String("１２３４５６".into()),
+            StringOrNumber::String("+12345".into()),
+        ] {
+            assert_eq!(value.digits(6), None);
+        }
+    }
+
+    #[test]
+    fn wrong_json_types_are_errors_not_panics() {
+        let base = json!({"phone_number": "9876543219", "countryCode": "+91", "authCode": "1234"});
+        for otp in [json!(-1), json!(1.5), json!(true), json!(null), json!([1]), json!({})] {
+            let mut body = base.clone();
+            body["otp"] = otp.clone();
+            assert!(verify_body(body).is_err(), "otp {otp}");
+        }
+        assert!(verify_body(base).is_err(), "missing otp");
+    }
+
+    #[test]
+    fn country_code_may_be_a_number_or_absent_when_the_number_has_one() {
+        let body: PhoneBody =
+            serde_json::from_value(json!({"phone_number": "9876543219", "countryCode": 91}))
+                .unwrap();
+        assert_eq!(body.phone().unwrap().e164(), "+919876543219");
+        let body: PhoneBody =
+            serde_json::from_value(json!({"phone_number": "+919876543219"})).unwrap();
+        assert_eq!(body.phone().unwrap().e164(), "+919876543219");
+    }
+
+    #[test]
+    fn debug_output_hides_codes() {
+        assert_eq!(format!("{:?}", StringOrNumber::Number(123456)), "StringOrNumber(<redacted>)");
+    }
+}

@@ -1,0 +1,13 @@
+//! Phone verification by SMS one-time codes: the OTP policy, its ports and adapters, the
+//! JWT check and the HTTP layer shared by the three Lambda functions and the local server.
+
+pub mod config;
+pub mod http;
+pub mod jwt;
+pub mod otp;
+pub mod phone;
+pub mod secret;
+pub mod sms;
+pub mod store;
+pub mod system;
+pub mod telemetry;

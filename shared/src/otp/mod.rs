@@ -1,0 +1,228 @@
+//! The OTP policy as plain Rust over the ports in [`ports`]: issuing codes within the send
+//! limits, and verifying them once, within their lifetime and attempt budget.
+
+pub mod ports;
+
+use std::net::IpAddr;
+
+use ports::{
+    AttemptClaim, AttemptRefusal, Challenge, ChallengeStore, Clock, EpochSeconds, IssueOutcome,
+    RandomSource, SendCounter, SmsError, SmsSender, StoreError,
+};
+
+use crate::config::Policy;
+use crate::phone::PhoneNumber;
+use crate::secret::{CodeBinding, HashKey};
+
+/// Length of the fixed windows the hourly send limits count in.
+const SEND_WINDOW_SECONDS: u64 = 3600;
+
+/// An expected refusal, or an unexpected failure of a dependency.
+#[derive(Debug, thiserror::Error)]
+pub enum OtpError {
+    /// A send limit or the resend cooldown holds until `retry_after_seconds` have passed.
+    #[error("too many codes requested")]
+    RateLimited { retry_after_seconds: u64 },
+    /// The phone has no pending code.
+    #[error("no code is pending for this phone number")]
+    NoPendingCode,
+    /// The code, auth code or subject does not match the pending challenge.
+    #[error("the code is not valid")]
+    WrongCode,
+    /// The code is past its expiry.
+    #[error("the code has expired")]
+    Expired,
+    /// The code has verified already.
+    #[error("the code has already been used")]
+    AlreadyUsed,
+    /// The challenge has used up its attempts.
+    #[error("too many wrong attempts")]
+    TooManyAttempts,
+    /// The SMS provider refused or failed; nothing usable was left behind.
+    #[error("the SMS could not be sent")]
+    SmsUnavailable(#[source] SmsError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AttemptRefusal> for OtpError {
+    fn from(refusal: AttemptRefusal) -> Self {
+        match refusal {
+            AttemptRefusal::NoChallenge => Self::NoPendingCode,
+            AttemptRefusal::Used => Self::AlreadyUsed,
+            AttemptRefusal::Expired => Self::Expired,
+            AttemptRefusal::Locked => Self::TooManyAttempts,
+        }
+    }
+}
+
+/// Who asks for a code, for which phone, from where.
+#[derive(Debug, Clone, Copy)]
+pub struct SendRequest<'a> {
+    /// The JWT subject the code will be bound to.
+    pub subject: &'a str,
+    pub phone: &'a PhoneNumber,
+    /// The caller's address, for the per-IP limit; `None` skips that limit.
+    pub client_ip: Option<IpAddr>,
+}
+
+/// A code on its way: what the client gets back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSent {
+    /// The handle the client must present with the code.
+    pub auth_code: String,
+    /// Whether the phone has never been verified.
+    pub is_new_user: bool,
+}
+
+/// A code to check. Digits are already normalised to the configured lengths.
+#[derive(Clone, Copy)]
+pub struct VerifyRequest<'a> {
+    pub subject: &'a str,
+    pub phone: &'a PhoneNumber,
+    pub auth_code: &'a str,
+    pub code: &'a str,
+}
+
+/// Issues and verifies one-time codes sent by SMS.
+pub struct OtpService<S, M, C, R> {
+    store: S,
+    sms: M,
+    clock: C,
+    random: R,
+    policy: Policy,
+    key: HashKey,
+}
+
+impl<S, M, C, R> OtpService<S, M, C, R>
+where
+    S: ChallengeStore,
+    M: SmsSender,
+    C: Clock,
+    R: RandomSource,
+{
+    pub fn new(store: S, sms: M, clock: C, random: R, policy: Policy, key: HashKey) -> Self {
+        Self { store, sms, clock, random, policy, key }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Sends a fresh code to the phone, replacing any pending one, unless a send limit
+    /// holds. Register and resend are both this: neither can skip the other's limits.
+    pub async fn send_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
+        let now = self.clock.now();
+        let phone_key = self.phone_key(request.phone);
+        let code = self.random.digits(self.policy.code_length);
+        let auth_code = self.random.digits(self.policy.auth_code_length);
+        let id = self.random.identifier();
+        let binding = CodeBinding {
+            challenge_id: &id,
+            phone_e164: request.phone.e164(),
+            subject: request.subject,
+            auth_code: &auth_code,
+        };
+        let challenge = Challenge {
+            code_digest: self.key.code_digest(&binding, &code),
+            id,
+            phone_key,
+            expires_at: now + self.policy.code_ttl_seconds,
+            resend_after: now + self.policy.resend_cooldown_seconds,
+            attempts: 0,
+            used: false,
+        };
+        let counters = self.send_counters(&request, &challenge.phone_key, now);
+        let is_new_user = !self.store.is_verified(&challenge.phone_key).await?;
+
+        if let IssueOutcome::Refused { retry_at } =
+            self.store.issue(&challenge, &counters, now).await?
+        {
+            let retry_after_seconds = retry_at.saturating_sub(now).max(1);
+            tracing::info!(
+                event = "otp.rate_limited",
+                phone = %request.phone,
+                retry_after_seconds,
+            );
+            return Err(OtpError::RateLimited { retry_after_seconds });
+        }
+
+        let message = self.policy.message(&code);
+        if let Err(error) = self.sms.send(request.phone, &message).await {
+            tracing::error!(event = "otp.sms_failed", phone = %request.phone, error = %error);
+            if let Err(store_error) = self.store.withdraw(&challenge.phone_key, &challenge.id).await
+            {
+                tracing::error!(event = "otp.withdraw_failed", error = %store_error);
+            }
+            return Err(OtpError::SmsUnavailable(error));
+        }
+        tracing::info!(event = "otp.sent", phone = %request.phone, is_new_user);
+        Ok(CodeSent { auth_code, is_new_user })
+    }
+
+    /// Checks a code against the phone's pending challenge. Every check counts against the
+    /// attempt budget; the right code verifies once and records the phone as verified.
+    pub async fn verify_code(&self, request: VerifyRequest<'_>) -> Result<(), OtpError> {
+        let now = self.clock.now();
+        let phone_key = self.phone_key(request.phone);
+        let challenge =
+            match self.store.claim_attempt(&phone_key, now, self.policy.max_attempts).await? {
+                AttemptClaim::Granted(challenge) => challenge,
+                AttemptClaim::Refused(refusal) => {
+                    tracing::info!(event = "otp.failed", phone = %request.phone, reason = ?refusal);
+                    return Err(refusal.into());
+                }
+            };
+        let binding = CodeBinding {
+            challenge_id: &challenge.id,
+            phone_e164: request.phone.e164(),
+            subject: request.subject,
+            auth_code: request.auth_code,
+        };
+        if !self.key.code_matches(&binding, request.code, &challenge.code_digest) {
+            let attempts_left = self.policy.max_attempts.saturating_sub(challenge.attempts);
+            let event = if attempts_left == 0 { "otp.locked" } else { "otp.failed" };
+            tracing::info!(event, phone = %request.phone, attempts_left);
+            return Err(OtpError::WrongCode);
+        }
+        if !self.store.complete(&phone_key, &challenge.id, now).await? {
+            tracing::info!(event = "otp.failed", phone = %request.phone, reason = "used");
+            return Err(OtpError::AlreadyUsed);
+        }
+        tracing::info!(event = "otp.verified", phone = %request.phone);
+        Ok(())
+    }
+
+    fn phone_key(&self, phone: &PhoneNumber) -> String {
+        self.key.pseudonym("phone", phone.e164())
+    }
+
+    /// The hourly counters this send must fit in; disabled limits (0) have none.
+    fn send_counters(
+        &self,
+        request: &SendRequest<'_>,
+        phone_key: &str,
+        now: EpochSeconds,
+    ) -> Vec<SendCounter> {
+        let window_start = now - now % SEND_WINDOW_SECONDS;
+        let resets_at = window_start + SEND_WINDOW_SECONDS;
+        let subject_key = self.key.pseudonym("subject", request.subject);
+        let ip_key = request.client_ip.map(|ip| self.key.pseudonym("ip", &ip.to_string()));
+        [
+            ("phone", Some(phone_key.to_owned()), self.policy.max_sends_per_phone_per_hour),
+            ("subject", Some(subject_key), self.policy.max_sends_per_subject_per_hour),
+            ("ip", ip_key, self.policy.max_sends_per_ip_per_hour),
+        ]
+        .into_iter()
+        .filter(|(_, _, limit)| *limit > 0)
+        .filter_map(|(kind, key, limit)| {
+            Some(SendCounter { key: format!("{kind}#{}#{window_start}", key?), limit, resets_at })
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

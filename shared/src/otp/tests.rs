@@ -1,0 +1,358 @@
+//! The OTP policy, rule by rule, over the in-memory store with a fixed clock.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::config::Policy;
+use crate::sms::Inbox;
+use crate::store::MemoryStore;
+use crate::system::{ManualClock, OsRandom};
+
+const START: EpochSeconds = 1_767_225_600; // 2026-01-01T00:00:00Z, an hour boundary
+
+type Service<R> = OtpService<Arc<MemoryStore>, Arc<Inbox>, Arc<ManualClock>, R>;
+
+struct Harness<R = OsRandom> {
+    otp: Service<R>,
+    inbox: Arc<Inbox>,
+    clock: Arc<ManualClock>,
+    phone: PhoneNumber,
+}
+
+fn key() -> HashKey {
+    HashKey::new(*b"0123456789abcdef0123456789abcdef").unwrap()
+}
+
+fn harness(policy: Policy) -> Harness {
+    harness_with(policy, OsRandom)
+}
+
+fn harness_with<R: RandomSource>(policy: Policy, random: R) -> Harness<R> {
+    let inbox = Arc::new(Inbox::new());
+    let clock = Arc::new(ManualClock::new(START));
+    let store = Arc::new(MemoryStore::new());
+    let otp = OtpService::new(store, inbox.clone(), clock.clone(), random, policy, key());
+    Harness { otp, inbox, clock, phone: PhoneNumber::parse("9876543219", "+91").unwrap() }
+}
+
+/// A policy without send limits, for tests about verifying.
+fn unlimited() -> Policy {
+    Policy {
+        resend_cooldown_seconds: 0,
+        max_sends_per_phone_per_hour: 0,
+        max_sends_per_subject_per_hour: 0,
+        max_sends_per_ip_per_hour: 0,
+        ..Policy::default()
+    }
+}
+
+impl<R: RandomSource> Harness<R> {
+    async fn send(&self, subject: &str) -> Result<CodeSent, OtpError> {
+        self.send_from(subject, &self.phone, None).await
+    }
+
+    async fn send_from(
+        &self,
+        subject: &str,
+        phone: &PhoneNumber,
+        client_ip: Option<IpAddr>,
+    ) -> Result<CodeSent, OtpError> {
+        self.otp.send_code(SendRequest { subject, phone, client_ip }).await
+    }
+
+    async fn verify(&self, subject: &str, auth_code: &str, code: &str) -> Result<(), OtpError> {
+        let request = VerifyRequest { subject, phone: &self.phone, auth_code, code };
+        self.otp.verify_code(request).await
+    }
+
+    /// The code in the newest SMS.
+    fn last_code(&self) -> String {
+        let messages = self.inbox.messages();
+        let body = &messages.last().expect("an SMS was sent").body;
+        let len = self.otp.policy().code_length;
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|word| word.len() == len)
+            .expect("the SMS holds a code")
+            .to_owned()
+    }
+}
+
+/// A code that differs from `code` in its last digit.
+fn wrong(code: &str) -> String {
+    let last = code.as_bytes()[code.len() - 1];
+    format!("{}{}", &code[..code.len() - 1], char::from(b'0' + (last - b'0' + 1) % 10))
+}
+
+/// Hands out queued digit strings, then identifiers `id-1`, `id-2`, ...
+struct FixedRandom {
+    digits: Mutex<VecDeque<&'static str>>,
+    ids: Mutex<u32>,
+}
+
+impl FixedRandom {
+    fn new(digits: &[&'static str]) -> Self {
+        Self { digits: Mutex::new(digits.iter().copied().collect()), ids: Mutex::new(0) }
+    }
+}
+
+impl RandomSource for FixedRandom {
+    fn digits(&self, len: usize) -> String {
+        let digits = self.digits.lock().unwrap().pop_front().expect("enough digits queued");
+        assert_eq!(digits.len(), len);
+        digits.to_owned()
+    }
+
+    fn identifier(&self) -> String {
+        let mut ids = self.ids.lock().unwrap();
+        *ids += 1;
+        format!("id-{ids}")
+    }
+}
+
+/// Fails every send.
+struct BrokenSms;
+
+impl SmsSender for BrokenSms {
+    async fn send(&self, _to: &PhoneNumber, _body: &str) -> Result<(), SmsError> {
+        Err(SmsError("provider down".into()))
+    }
+}
+
+#[tokio::test]
+async fn sent_code_verifies_once_and_marks_the_phone_verified() {
+    let h = harness(unlimited());
+    let sent = h.send("alice").await.unwrap();
+    assert!(sent.is_new_user);
+    assert_eq!(sent.auth_code.len(), 4);
+    let messages = h.inbox.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].to, "+919876543219");
+    let code = h.last_code();
+    assert_eq!(
+        messages[0].body,
+        format!("Your verification code is {code}. It expires in 5 minutes.")
+    );
+
+    h.verify("alice", &sent.auth_code, &code).await.unwrap();
+    assert!(matches!(h.verify("alice", &sent.auth_code, &code).await, Err(OtpError::AlreadyUsed)));
+    assert!(!h.send("alice").await.unwrap().is_new_user);
+}
+
+#[tokio::test]
+async fn codes_and_auth_codes_come_from_the_random_source() {
+    let random = FixedRandom::new(&["012345", "0042"]);
+    let h = harness_with(unlimited(), random);
+    let sent = h.send("alice").await.unwrap();
+    assert_eq!(sent.auth_code, "0042");
+    assert_eq!(h.last_code(), "012345");
+    h.verify("alice", "0042", "012345").await.unwrap();
+}
+
+#[tokio::test]
+async fn configured_lengths_shape_the_codes() {
+    let h = harness(Policy { code_length: 10, auth_code_length: 8, ..unlimited() });
+    let sent = h.send("alice").await.unwrap();
+    assert_eq!(sent.auth_code.len(), 8);
+    assert_eq!(h.last_code().len(), 10);
+}
+
+#[tokio::test]
+async fn verifying_without_a_code_sent_finds_nothing() {
+    let h = harness(unlimited());
+    assert!(matches!(h.verify("alice", "1234", "123456").await, Err(OtpError::NoPendingCode)));
+}
+
+#[tokio::test]
+async fn code_is_bound_to_subject_and_auth_code() {
+    let h = harness(unlimited());
+    let sent = h.send("alice").await.unwrap();
+    let code = h.last_code();
+    let other_auth = wrong(&sent.auth_code);
+    assert!(matches!(h.verify("mallory", &sent.auth_code, &code).await, Err(OtpError::WrongCode)));
+    assert!(matches!(h.verify("alice", &other_auth, &code).await, Err(OtpError::WrongCode)));
+    h.verify("alice", &sent.auth_code, &code).await.unwrap();
+}
+
+#[tokio::test]
+async fn code_expires_after_its_ttl() {
+    let h = harness(Policy { code_ttl_seconds: 300, ..unlimited() });
+    let sent = h.send("alice").await.unwrap();
+    let code = h.last_code();
+    h.clock.advance(299);
+    let almost = wrong(&code);
+    assert!(matches!(h.verify("alice", &sent.auth_code, &almost).await, Err(OtpError::WrongCode)));
+    h.clock.advance(1);
+    assert!(matches!(h.verify("alice", &sent.auth_code, &code).await, Err(OtpError::Expired)));
+}
+
+#[tokio::test]
+async fn challenge_dies_after_max_attempts_even_for_the_right_code() {
+    let h = harness(Policy { max_attempts: 5, ..unlimited() });
+    let sent = h.send("alice").await.unwrap();
+    let code = h.last_code();
+    for _ in 0..5 {
+        let result = h.verify("alice", &sent.auth_code, &wrong(&code)).await;
+        assert!(matches!(result, Err(OtpError::WrongCode)));
+    }
+    let result = h.verify("alice", &sent.auth_code, &code).await;
+    assert!(matches!(result, Err(OtpError::TooManyAttempts)));
+}
+
+#[tokio::test]
+async fn right_code_on_the_last_attempt_verifies() {
+    let h = harness(Policy { max_attempts: 3, ..unlimited() });
+    let sent = h.send("alice").await.unwrap();
+    let code = h.last_code();
+    for _ in 0..2 {
+        assert!(h.verify("alice", &sent.auth_code, &wrong(&code)).await.is_err());
+    }
+    h.verify("alice", &sent.auth_code, &code).await.unwrap();
+}
+
+#[tokio::test]
+async fn parallel_wrong_guesses_get_no_more_than_the_attempt_budget() {
+    let h = Arc::new(harness(Policy { max_attempts: 5, ..unlimited() }));
+    let sent = h.send("alice").await.unwrap();
+    let guess = wrong(&h.last_code());
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (h, auth_code, guess) = (h.clone(), sent.auth_code.clone(), guess.clone());
+            tokio::spawn(async move { h.verify("alice", &auth_code, &guess).await })
+        })
+        .collect();
+    let (mut evaluated, mut locked) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Err(OtpError::WrongCode) => evaluated += 1,
+            Err(OtpError::TooManyAttempts) => locked += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((evaluated, locked), (5, 35));
+}
+
+#[tokio::test]
+async fn resend_replaces_the_code_and_auth_code() {
+    let h = harness(unlimited());
+    let first = h.send("alice").await.unwrap();
+    let first_code = h.last_code();
+    let second = h.send("alice").await.unwrap();
+    let second_code = h.last_code();
+    assert_eq!(h.inbox.messages().len(), 2);
+    let result = h.verify("alice", &first.auth_code, &first_code).await;
+    assert!(matches!(result, Err(OtpError::WrongCode)));
+    h.verify("alice", &second.auth_code, &second_code).await.unwrap();
+}
+
+#[tokio::test]
+async fn resend_waits_for_the_cooldown_and_sends_nothing_meanwhile() {
+    let h = harness(Policy { resend_cooldown_seconds: 30, ..unlimited() });
+    h.send("alice").await.unwrap();
+    h.clock.advance(10);
+    match h.send("alice").await {
+        Err(OtpError::RateLimited { retry_after_seconds }) => assert_eq!(retry_after_seconds, 20),
+        other => panic!("expected the cooldown, got {other:?}"),
+    }
+    assert_eq!(h.inbox.messages().len(), 1);
+    h.clock.advance(20);
+    h.send("alice").await.unwrap();
+    assert_eq!(h.inbox.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn cooldown_is_per_phone() {
+    let h = harness(Policy { resend_cooldown_seconds: 30, ..unlimited() });
+    let other = PhoneNumber::parse("9876543210", "IN").unwrap();
+    h.send("alice").await.unwrap();
+    h.send_from("alice", &other, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn hourly_phone_limit_holds_until_the_window_ends() {
+    let h = harness(Policy { max_sends_per_phone_per_hour: 5, ..unlimited() });
+    h.clock.advance(600);
+    for _ in 0..5 {
+        h.send("alice").await.unwrap();
+    }
+    match h.send("bob").await {
+        Err(OtpError::RateLimited { retry_after_seconds }) => {
+            assert_eq!(retry_after_seconds, 3000);
+        }
+        other => panic!("expected the phone limit, got {other:?}"),
+    }
+    assert_eq!(h.inbox.messages().len(), 5);
+    h.clock.advance(3000);
+    h.send("alice").await.unwrap();
+}
+
+#[tokio::test]
+async fn hourly_subject_limit_spans_phones() {
+    let h = harness(Policy { max_sends_per_subject_per_hour: 2, ..unlimited() });
+    let phones = ["9876543210", "9876543211", "9876543212"]
+        .map(|number| PhoneNumber::parse(number, "IN").unwrap());
+    h.send_from("alice", &phones[0], None).await.unwrap();
+    h.send_from("alice", &phones[1], None).await.unwrap();
+    let result = h.send_from("alice", &phones[2], None).await;
+    assert!(matches!(result, Err(OtpError::RateLimited { .. })));
+    h.send_from("bob", &phones[2], None).await.unwrap();
+}
+
+#[tokio::test]
+async fn hourly_ip_limit_spans_subjects_and_phones() {
+    let h = harness(Policy { max_sends_per_ip_per_hour: 2, ..unlimited() });
+    let ip = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
+    let other_ip = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 8)));
+    let phones = ["9876543210", "9876543211", "9876543212"]
+        .map(|number| PhoneNumber::parse(number, "IN").unwrap());
+    h.send_from("alice", &phones[0], ip).await.unwrap();
+    h.send_from("bob", &phones[1], ip).await.unwrap();
+    let result = h.send_from("carol", &phones[2], ip).await;
+    assert!(matches!(result, Err(OtpError::RateLimited { .. })));
+    h.send_from("carol", &phones[2], other_ip).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_limit_of_zero_disables_it() {
+    let h = harness(unlimited());
+    for _ in 0..20 {
+        h.send("alice").await.unwrap();
+    }
+    assert_eq!(h.inbox.messages().len(), 20);
+}
+
+#[tokio::test]
+async fn refused_sends_do_not_count_against_the_hourly_limits() {
+    let h = harness(Policy {
+        resend_cooldown_seconds: 30,
+        max_sends_per_phone_per_hour: 2,
+        ..unlimited()
+    });
+    h.send("alice").await.unwrap();
+    for _ in 0..5 {
+        assert!(h.send("alice").await.is_err(), "within the cooldown");
+    }
+    h.clock.advance(30);
+    h.send("alice").await.unwrap();
+}
+
+#[tokio::test]
+async fn failed_sms_leaves_no_code_and_no_cooldown() {
+    let inbox = Arc::new(Inbox::new());
+    let clock = Arc::new(ManualClock::new(START));
+    let store = Arc::new(MemoryStore::new());
+    let policy = Policy { resend_cooldown_seconds: 30, ..Policy::default() };
+    let broken =
+        OtpService::new(store.clone(), BrokenSms, clock.clone(), OsRandom, policy.clone(), key());
+    let working = OtpService::new(store, inbox.clone(), clock, OsRandom, policy, key());
+    let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
+    let request = SendRequest { subject: "alice", phone: &phone, client_ip: None };
+
+    assert!(matches!(broken.send_code(request).await, Err(OtpError::SmsUnavailable(_))));
+    let verify =
+        VerifyRequest { subject: "alice", phone: &phone, auth_code: "1234", code: "123456" };
+    assert!(matches!(working.verify_code(verify).await, Err(OtpError::NoPendingCode)));
+    working.send_code(request).await.unwrap();
+    assert_eq!(inbox.messages().len(), 1);
+}

@@ -1,0 +1,5 @@
+//! Adapters of [`SmsSender`](crate::otp::ports::SmsSender).
+
+mod inbox;
+
+pub use inbox::{Inbox, SentSms};

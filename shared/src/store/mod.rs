@@ -1,0 +1,5 @@
+//! Adapters of [`ChallengeStore`](crate::otp::ports::ChallengeStore).
+
+mod memory;
+
+pub use memory::MemoryStore;
