@@ -11,3 +11,6 @@ pub mod sms;
 pub mod store;
 pub mod system;
 pub mod telemetry;
+
+#[cfg(test)]
+mod testing;

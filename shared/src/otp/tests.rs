@@ -1,14 +1,14 @@
 //! The OTP policy, rule by rule, over the in-memory store with a fixed clock.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::*;
 use crate::config::Policy;
 use crate::sms::Inbox;
 use crate::store::MemoryStore;
 use crate::system::{ManualClock, OsRandom};
+use crate::testing::{BrokenSms, FixedRandom};
 
 const START: EpochSeconds = 1_767_225_600; // 2026-01-01T00:00:00Z, an hour boundary
 
@@ -83,41 +83,6 @@ impl<R: RandomSource> Harness<R> {
 fn wrong(code: &str) -> String {
     let last = code.as_bytes()[code.len() - 1];
     format!("{}{}", &code[..code.len() - 1], char::from(b'0' + (last - b'0' + 1) % 10))
-}
-
-/// Hands out queued digit strings, then identifiers `id-1`, `id-2`, ...
-struct FixedRandom {
-    digits: Mutex<VecDeque<&'static str>>,
-    ids: Mutex<u32>,
-}
-
-impl FixedRandom {
-    fn new(digits: &[&'static str]) -> Self {
-        Self { digits: Mutex::new(digits.iter().copied().collect()), ids: Mutex::new(0) }
-    }
-}
-
-impl RandomSource for FixedRandom {
-    fn digits(&self, len: usize) -> String {
-        let digits = self.digits.lock().unwrap().pop_front().expect("enough digits queued");
-        assert_eq!(digits.len(), len);
-        digits.to_owned()
-    }
-
-    fn identifier(&self) -> String {
-        let mut ids = self.ids.lock().unwrap();
-        *ids += 1;
-        format!("id-{ids}")
-    }
-}
-
-/// Fails every send.
-struct BrokenSms;
-
-impl SmsSender for BrokenSms {
-    async fn send(&self, _to: &PhoneNumber, _body: &str) -> Result<(), SmsError> {
-        Err(SmsError("provider down".into()))
-    }
 }
 
 #[tokio::test]

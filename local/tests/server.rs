@@ -1,0 +1,196 @@
+//! `otp-local` as a newcomer runs it: the binary started on a free port, a token minted by
+//! its `token` command, and requests over real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_otp-local");
+
+/// A running `otp-local`, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    state_dir: PathBuf,
+    env: Vec<(&'static str, String)>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+struct Answer {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: Value,
+}
+
+impl Server {
+    fn start(name: &str, env: &[(&'static str, &str)]) -> Self {
+        let state_dir =
+            std::env::temp_dir().join(format!("otp-local-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state_dir);
+        let env: Vec<_> = env.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let mut child = Command::new(BIN)
+            .args(["--port", "0"])
+            .env("OTP_LOCAL_STATE_DIR", &state_dir)
+            .env_remove("JWT_SECRET")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("otp-local starts");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first_line = String::new();
+        stdout.read_line(&mut first_line).unwrap();
+        // Keep reading, as a terminal would, so the server never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let base = first_line
+            .trim()
+            .strip_prefix("otp-local listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first_line:?}"))
+            .to_owned();
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self { child, base, state_dir, env, client }
+    }
+
+    /// A token from `otp-local token`, run as a separate process with the same settings.
+    fn token(&self, subject: &str) -> String {
+        let output = Command::new(BIN)
+            .args(["token", "--sub", subject])
+            .env("OTP_LOCAL_STATE_DIR", &self.state_dir)
+            .env_remove("JWT_SECRET")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    async fn send(&self, method: &str, path: &str, token: Option<&str>, body: String) -> Answer {
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("user-jwt-token", token);
+        }
+        let response = self.client.request(request.body(Full::from(body)).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)));
+        Answer { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send("POST", path, Some(token), body.to_string()).await
+    }
+
+    async fn inbox(&self) -> Vec<Value> {
+        let answer = self.send("GET", "/_local/sms", None, String::new()).await;
+        assert_eq!(answer.status, 200);
+        answer.body.as_array().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
+
+const REGISTER: &str = "/fe/users/auth/otp/register";
+const VERIFY: &str = "/fe/users/auth/otp/verify";
+const RESEND: &str = "/fe/users/auth/otp/resend";
+
+fn phone() -> Value {
+    json!({"phone_number": "9876543219", "countryCode": "+91"})
+}
+
+#[tokio::test]
+async fn quickstart_register_read_inbox_verify() {
+    let server = Server::start("quickstart", &[]);
+    let token = server.token("alice");
+
+    let registered = server.post(REGISTER, &token, phone()).await;
+    assert_eq!(registered.status, 200, "{}", registered.body);
+    assert_eq!(registered.body["isNewUser"], json!(true));
+    let auth_code = registered.body["authCode"].as_str().unwrap().to_owned();
+
+    let inbox = server.inbox().await;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0]["to"], "+919876543219");
+    let text = inbox[0]["body"].as_str().unwrap();
+    let code = text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap();
+
+    let body = json!({"phone_number": "9876543219", "countryCode": "IN", "authCode": auth_code, "otp": code});
+    let verified = server.post(VERIFY, &token, body.clone()).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert_eq!(verified.body, json!({"message": "Phone number verified successfully"}));
+    let replayed = server.post(VERIFY, &token, body).await;
+    assert_eq!((replayed.status, replayed.body["code"].as_str()), (401, Some("OTP_ALREADY_USED")));
+}
+
+#[tokio::test]
+async fn tokens_from_another_secret_are_refused() {
+    let server = Server::start("secret", &[]);
+    let other = Server::start("other-secret", &[]);
+    let foreign = other.token("alice");
+    for path in [REGISTER, VERIFY, RESEND] {
+        let answer = server.post(path, &foreign, phone()).await;
+        assert_eq!((answer.status, answer.body["code"].as_str()), (401, Some("UN_AUTHORIZED")));
+        let missing = server.send("POST", path, None, phone().to_string()).await;
+        assert_eq!(missing.status, 401);
+    }
+    assert!(server.inbox().await.is_empty());
+}
+
+#[tokio::test]
+async fn limits_come_from_the_environment_and_the_peer_address() {
+    let server = Server::start(
+        "limits",
+        &[("OTP_RESEND_COOLDOWN_SECONDS", "0"), ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "2")],
+    );
+    let (alice, bob) = (server.token("alice"), server.token("bob"));
+    assert_eq!(server.post(REGISTER, &alice, phone()).await.status, 200);
+    assert_eq!(server.post(RESEND, &alice, phone()).await.status, 200);
+    let third = server.post(REGISTER, &bob, json!({"phone_number": "+14155550123"})).await;
+    assert_eq!((third.status, third.body["code"].as_str()), (429, Some("RATE_LIMITED")));
+    let retry_after: u64 = third.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry_after));
+    assert_eq!(server.inbox().await.len(), 2);
+}
+
+#[tokio::test]
+async fn unknown_paths_wrong_methods_and_huge_bodies_get_json_errors() {
+    let server = Server::start("errors", &[]);
+    let token = server.token("alice");
+    let unknown = server.post("/nope", &token, phone()).await;
+    assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("NOT_FOUND")));
+    let get = server.send("GET", REGISTER, Some(&token), String::new()).await;
+    assert_eq!((get.status, get.body["code"].as_str()), (405, Some("METHOD_NOT_ALLOWED")));
+    let huge = server.send("POST", REGISTER, Some(&token), "x".repeat(1 << 20)).await;
+    assert_eq!((huge.status, huge.body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
+    let broken = server.send("POST", REGISTER, Some(&token), "{\"phone_number\":".into()).await;
+    assert_eq!((broken.status, broken.body["code"].as_str()), (400, Some("INVALID_REQUEST")));
+}
+
+#[test]
+fn configuration_errors_name_the_variable() {
+    let output = Command::new(BIN)
+        .args(["--port", "0"])
+        .env("OTP_LOCAL_STATE_DIR", std::env::temp_dir().join("otp-local-config-error"))
+        .env("OTP_LENGTH", "12")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("OTP_LENGTH"), "{stderr}");
+}
