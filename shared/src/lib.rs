@@ -1,6 +1,8 @@
 //! Phone verification by SMS one-time codes: the OTP policy, its ports and adapters, the
 //! JWT check and the HTTP layer shared by the three Lambda functions and the local server.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod config;
 pub mod http;
 pub mod jwt;

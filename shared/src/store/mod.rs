@@ -1,5 +1,9 @@
 //! Adapters of [`ChallengeStore`](crate::otp::ports::ChallengeStore).
 
+#[cfg(feature = "aws")]
+mod dynamodb;
 mod memory;
 
+#[cfg(feature = "aws")]
+pub use dynamodb::DynamoStore;
 pub use memory::MemoryStore;
