@@ -1,14 +1,41 @@
-# One-word entry points. `make run` serves the API on localhost; `make test` is what CI runs.
+# One-word entry points: `make run` serves the API on localhost; `make test` is what CI runs.
 PORT ?= 3000
+VENV := .venv
+TOOLS := $(VENV)/.installed
+ARM_TARGET := aarch64-unknown-linux-gnu
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint
+.PHONY: run test lint test-rust test-template build emulator
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
 
+test: lint test-rust test-template
+
 lint:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-test: lint
-	cargo test --workspace
+# Every Rust test; the AWS adapter tests talk to moto's server, started for them.
+test-rust: $(TOOLS)
+	scripts/with-moto.sh cargo test --workspace --all-features
+
+test-template: $(TOOLS)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam validate --lint
+
+# The deployable artefacts: one arm64 `bootstrap` per function under .aws-sam/build.
+build: $(TOOLS)
+	rustup target list --installed | grep -qx $(ARM_TARGET) || rustup target add $(ARM_TARGET)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
+	@ls -l .aws-sam/build/*/bootstrap
+
+# moto's DynamoDB and SNS on 127.0.0.1:5000 with the table, for `cargo lambda watch`.
+emulator: $(TOOLS)
+	$(VENV)/bin/python scripts/emulator.py
+
+$(TOOLS): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
