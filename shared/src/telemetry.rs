@@ -2,7 +2,8 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// JSON logs without ANSI colours or timestamps (CloudWatch adds its own), filtered by
+/// One flat JSON object per line (so CloudWatch Logs Insights sees `event`, `phone`, ...),
+/// without ANSI colours or timestamps (CloudWatch adds its own), filtered by
 /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, `info` by default.
 pub fn init_lambda() {
     let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
@@ -11,6 +12,7 @@ pub fn init_lambda() {
         .unwrap_or_else(|| EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()));
     tracing_subscriber::fmt()
         .json()
+        .flatten_event(true)
         .with_env_filter(filter)
         .with_current_span(true)
         .with_target(false)

@@ -390,3 +390,51 @@ async fn routing_answers_unknown_paths_and_methods_in_json() {
     let response = f.api.route(event(REGISTER, None)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// Collects formatted log output in memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_events_but_no_code_token_or_full_phone() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .without_time() // so no digits of a timestamp can match a code by chance
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let random = FixedRandom::new(&["918273", "6450"]);
+    let f = fixture_with(MemoryStore::new(), Arc::new(Inbox::new()), random, unlimited());
+    f.call(Endpoint::Register, event(REGISTER, None)).await;
+    let wrong = verify_body(json!("6450"), json!("000000"));
+    f.call(Endpoint::Verify, event(VERIFY, Some(wrong))).await;
+    let right = verify_body(json!("6450"), json!("918273"));
+    f.call(Endpoint::Verify, event(VERIFY, Some(right))).await;
+    f.call(Endpoint::Register, event(BAD_TOKEN, None)).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for event in ["otp.sent", "otp.failed", "otp.verified", "auth.refused"] {
+        assert!(text.contains(event), "{event} is logged:\n{text}");
+    }
+    let token = event(REGISTER, None).headers()[TOKEN_HEADER].to_str().unwrap().to_owned();
+    let signature = token.rsplit('.').next().unwrap().to_owned();
+    for secret in ["918273", "6450", "9876543219", signature.as_str()] {
+        assert!(!text.contains(secret), "{secret} leaked into the logs:\n{text}");
+    }
+    assert!(text.contains("+91*******219"), "the masked phone is logged");
+}
