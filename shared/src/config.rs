@@ -1,8 +1,10 @@
 //! Settings, read and validated once at start-up; a bad value names its variable.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 use std::str::FromStr;
 
+use crate::phone::{NumberType, PhoneNumber};
 use crate::secret::{HashKey, MIN_KEY_BYTES};
 
 /// A setting that is missing or does not parse.
@@ -36,6 +38,12 @@ pub struct Policy {
     pub max_sends_per_ip_per_hour: u32,
     /// SMS text with `{code}` and `{minutes}` placeholders (`SMS_MESSAGE_TEMPLATE`).
     pub message_template: String,
+    /// Regions codes may be sent to (`OTP_ALLOWED_COUNTRIES`); `None` allows all.
+    pub allowed_countries: Option<BTreeSet<String>>,
+    /// Kinds of line no code is sent to (`OTP_BLOCKED_NUMBER_TYPES`).
+    pub blocked_number_types: Vec<NumberType>,
+    /// E.164 numbers that get a fixed code and no SMS (`OTP_TEST_NUMBERS`).
+    pub test_numbers: BTreeMap<String, String>,
 }
 
 impl Default for Policy {
@@ -51,8 +59,24 @@ impl Default for Policy {
             max_sends_per_ip_per_hour: 50,
             message_template: "Your verification code is {code}. It expires in {minutes} minutes."
                 .to_owned(),
+            allowed_countries: None,
+            blocked_number_types: vec![
+                NumberType::FixedLine,
+                NumberType::PremiumRate,
+                NumberType::SharedCost,
+            ],
+            test_numbers: BTreeMap::new(),
         }
     }
+}
+
+/// Why a phone number may not be sent a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationRefusal {
+    /// Its region is not in `OTP_ALLOWED_COUNTRIES`.
+    CountryNotAllowed,
+    /// Its kind of line is in `OTP_BLOCKED_NUMBER_TYPES`.
+    UnsupportedNumberType,
 }
 
 impl Policy {
@@ -85,6 +109,19 @@ impl Policy {
                 defaults.max_sends_per_ip_per_hour,
             )?,
             message_template: lookup("SMS_MESSAGE_TEMPLATE").unwrap_or(defaults.message_template),
+            allowed_countries: optional(lookup, "OTP_ALLOWED_COUNTRIES")
+                .map(|list| parse_countries(&list))
+                .transpose()?,
+            blocked_number_types: optional(lookup, "OTP_BLOCKED_NUMBER_TYPES")
+                .map_or(Ok(defaults.blocked_number_types), |list| parse_number_types(&list))?,
+            test_numbers: BTreeMap::new(),
+        };
+        let policy = Self {
+            test_numbers: optional(lookup, "OTP_TEST_NUMBERS")
+                .map(|list| parse_test_numbers(&list, policy.code_length))
+                .transpose()?
+                .unwrap_or_default(),
+            ..policy
         };
         policy.validate()?;
         Ok(policy)
@@ -110,11 +147,94 @@ impl Policy {
         Ok(())
     }
 
+    /// Why no code may be sent to `phone`, if that is so. Test numbers are never refused:
+    /// they get no SMS.
+    pub fn destination_refusal(&self, phone: &PhoneNumber) -> Option<DestinationRefusal> {
+        if self.test_code(phone).is_some() {
+            return None;
+        }
+        let region_allowed = |allowed: &BTreeSet<String>| {
+            phone.region().is_some_and(|region| allowed.contains(region))
+        };
+        if self.allowed_countries.as_ref().is_some_and(|allowed| !region_allowed(allowed)) {
+            Some(DestinationRefusal::CountryNotAllowed)
+        } else if self.blocked_number_types.contains(&phone.number_type()) {
+            Some(DestinationRefusal::UnsupportedNumberType)
+        } else {
+            None
+        }
+    }
+
+    /// The fixed code of a test number.
+    pub fn test_code(&self, phone: &PhoneNumber) -> Option<&str> {
+        self.test_numbers.get(phone.e164()).map(String::as_str)
+    }
+
     /// The SMS text for `code`.
     pub fn message(&self, code: &str) -> String {
         let minutes = self.code_ttl_seconds.div_ceil(60);
         self.message_template.replace("{minutes}", &minutes.to_string()).replace("{code}", code)
     }
+}
+
+/// `IN, us`: region codes, each known to libphonenumber.
+fn parse_countries(list: &str) -> Result<BTreeSet<String>, ConfigError> {
+    list.split(',')
+        .map(|region| region.trim().to_ascii_uppercase())
+        .filter(|region| !region.is_empty())
+        .map(|region| match phonenumber::country::Id::from_str(&region) {
+            Ok(_) => Ok(region),
+            Err(_) => Err(ConfigError::Invalid {
+                name: "OTP_ALLOWED_COUNTRIES",
+                reason: format!("{region} is not a region code"),
+            }),
+        })
+        .collect()
+}
+
+/// `fixed_line, premium_rate`, libphonenumber's type names, or `none`.
+fn parse_number_types(list: &str) -> Result<Vec<NumberType>, ConfigError> {
+    if list.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
+                ConfigError::Invalid {
+                    name: "OTP_BLOCKED_NUMBER_TYPES",
+                    reason: format!("{name} is not a number type (e.g. fixed_line, premium_rate)"),
+                }
+            })
+        })
+        .collect()
+}
+
+/// `+15555550100=123456, ...`: E.164 numbers with codes of the configured length.
+fn parse_test_numbers(
+    list: &str,
+    code_length: usize,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid { name: "OTP_TEST_NUMBERS", reason };
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (number, code) = entry
+                .split_once('=')
+                .ok_or_else(|| invalid(format!("{entry:?} is not NUMBER=CODE")))?;
+            let phone = PhoneNumber::parse(number, "")
+                .ok()
+                .filter(|_| number.trim().starts_with('+'))
+                .ok_or_else(|| invalid(format!("{number:?} is not a valid +E.164 number")))?;
+            let code = code.trim();
+            if code.len() != code_length || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(format!("the code for {phone} must be {code_length} digits")));
+            }
+            Ok((phone.e164().to_owned(), code.to_owned()))
+        })
+        .collect()
 }
 
 /// How JWTs in the `user-jwt-token` header are checked.
@@ -300,6 +420,60 @@ mod tests {
             let mut pairs = SECRETS.to_vec();
             pairs.retain(|(k, _)| *k != name);
             pairs.push((name, value));
+            match Settings::from_lookup(&env(&pairs)) {
+                Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name),
+                other => panic!("{name}={value}: expected an error naming it, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn destinations_are_checked_against_countries_and_number_types() {
+        let mut pairs = SECRETS.to_vec();
+        pairs.push(("OTP_ALLOWED_COUNTRIES", " in, US "));
+        let policy = Settings::from_lookup(&env(&pairs)).unwrap().policy;
+        let phone = |number| PhoneNumber::parse(number, "").unwrap();
+        assert_eq!(policy.destination_refusal(&phone("+919876543219")), None);
+        assert_eq!(policy.destination_refusal(&phone("+12015550123")), None);
+        assert_eq!(
+            policy.destination_refusal(&phone("+447400123456")),
+            Some(DestinationRefusal::CountryNotAllowed)
+        );
+        assert_eq!(
+            policy.destination_refusal(&phone("+911123456789")),
+            Some(DestinationRefusal::UnsupportedNumberType),
+            "a Delhi landline"
+        );
+        let open = Policy { blocked_number_types: Vec::new(), ..Policy::default() };
+        assert_eq!(open.destination_refusal(&phone("+911123456789")), None);
+        assert_eq!(open.destination_refusal(&phone("+447400123456")), None);
+    }
+
+    #[test]
+    fn list_settings_parse_and_name_their_variable_when_wrong() {
+        let mut pairs = SECRETS.to_vec();
+        pairs.extend([
+            ("OTP_BLOCKED_NUMBER_TYPES", "premium_rate, VOIP"),
+            ("OTP_TEST_NUMBERS", "+1 201 555 0123=123456, +919876543219=000000"),
+        ]);
+        let policy = Settings::from_lookup(&env(&pairs)).unwrap().policy;
+        assert_eq!(policy.blocked_number_types, [NumberType::PremiumRate, NumberType::Voip]);
+        let test_numbers: Vec<_> =
+            policy.test_numbers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(test_numbers, [("+12015550123", "123456"), ("+919876543219", "000000")]);
+
+        let none = [SECRETS.as_slice(), &[("OTP_BLOCKED_NUMBER_TYPES", "none")]].concat();
+        assert!(Settings::from_lookup(&env(&none)).unwrap().policy.blocked_number_types.is_empty());
+
+        let cases = [
+            ("OTP_ALLOWED_COUNTRIES", "IN,XX"),
+            ("OTP_BLOCKED_NUMBER_TYPES", "landline"),
+            ("OTP_TEST_NUMBERS", "+12015550123"),
+            ("OTP_TEST_NUMBERS", "2015550123=123456"),
+            ("OTP_TEST_NUMBERS", "+12015550123=1234"),
+        ];
+        for (name, value) in cases {
+            let pairs = [SECRETS.as_slice(), &[(name, value)]].concat();
             match Settings::from_lookup(&env(&pairs)) {
                 Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name),
                 other => panic!("{name}={value}: expected an error naming it, got {other:?}"),

@@ -6,6 +6,9 @@ use std::str::FromStr;
 use phonenumber::country;
 use phonenumber::metadata::DATABASE;
 
+/// What libphonenumber says a number is: mobile, fixed line, premium rate, ...
+pub use phonenumber::Type as NumberType;
+
 /// Why a phone number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
@@ -24,6 +27,8 @@ pub enum PhoneError {
 pub struct PhoneNumber {
     e164: String,
     calling_code: u16,
+    region: Option<String>,
+    number_type: NumberType,
 }
 
 impl PhoneNumber {
@@ -40,12 +45,24 @@ impl PhoneNumber {
         Ok(Self {
             e164: parsed.format().mode(phonenumber::Mode::E164).to_string(),
             calling_code: parsed.code().value(),
+            region: parsed.country().id().map(|id| id.as_ref().to_owned()),
+            number_type: parsed.number_type(&DATABASE),
         })
     }
 
     /// The number in E.164 form. Only for the SMS sender and for keyed hashing.
     pub fn e164(&self) -> &str {
         &self.e164
+    }
+
+    /// The ISO 3166 region the number belongs to (`IN`, `US`), when it has one.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// The kind of line, from the number's range.
+    pub fn number_type(&self) -> NumberType {
+        self.number_type
     }
 
     /// The number with all but its country code and last three digits hidden:
@@ -136,6 +153,18 @@ mod tests {
                 "number {number:?}"
             );
         }
+    }
+
+    #[test]
+    fn region_and_type_come_from_the_metadata() {
+        let mobile = PhoneNumber::parse("9876543219", "+91").unwrap();
+        assert_eq!((mobile.region(), mobile.number_type()), (Some("IN"), NumberType::Mobile));
+        let delhi_landline = PhoneNumber::parse("011 2345 6789", "IN").unwrap();
+        assert_eq!(delhi_landline.number_type(), NumberType::FixedLine);
+        let toronto = PhoneNumber::parse("+1 416 555 0123", "").unwrap();
+        assert_eq!(toronto.region(), Some("CA"));
+        let premium = PhoneNumber::parse("0909 879 0000", "GB").unwrap();
+        assert_eq!(premium.number_type(), NumberType::PremiumRate);
     }
 
     #[test]

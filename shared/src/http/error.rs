@@ -47,6 +47,10 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::Otp(error) => match error {
                 OtpError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+                OtpError::CountryNotAllowed => (StatusCode::FORBIDDEN, "COUNTRY_NOT_ALLOWED"),
+                OtpError::UnsupportedNumberType => {
+                    (StatusCode::BAD_REQUEST, "UNSUPPORTED_NUMBER_TYPE")
+                }
                 OtpError::NoPendingCode => (StatusCode::UNAUTHORIZED, "OTP_NOT_FOUND"),
                 OtpError::WrongCode => (StatusCode::UNAUTHORIZED, "INVALID_OTP"),
                 OtpError::Expired => (StatusCode::UNAUTHORIZED, "OTP_EXPIRED"),
@@ -62,6 +66,12 @@ impl ApiError {
         match self {
             Self::Otp(OtpError::RateLimited { retry_after_seconds }) => {
                 format!("Too many codes requested; retry in {retry_after_seconds} seconds")
+            }
+            Self::Otp(OtpError::CountryNotAllowed) => {
+                "Codes are not sent to this country".to_owned()
+            }
+            Self::Otp(OtpError::UnsupportedNumberType) => {
+                "Codes are only sent to numbers that can receive SMS, such as mobiles".to_owned()
             }
             Self::Otp(OtpError::NoPendingCode) => {
                 "No code is pending for this phone number; request a new one".to_owned()

@@ -290,6 +290,19 @@ async fn bad_bodies_get_a_4xx_json_error() {
 }
 
 #[tokio::test]
+async fn refused_destinations_get_403_or_400() {
+    let (f, inbox) =
+        fixture(Policy { allowed_countries: Some(["IN".to_owned()].into()), ..unlimited() });
+    let british = json!({"phone_number": "7400 123456", "countryCode": "GB"});
+    let answer = f.call(Endpoint::Register, event(REGISTER, Some(british))).await;
+    assert_error(&answer, StatusCode::FORBIDDEN, "COUNTRY_NOT_ALLOWED");
+    let landline = json!({"phone_number": "011 2345 6789", "countryCode": "+91"});
+    let answer = f.call(Endpoint::Resend, event(RESEND, Some(landline))).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "UNSUPPORTED_NUMBER_TYPE");
+    assert!(inbox.messages().is_empty());
+}
+
+#[tokio::test]
 async fn base64_encoded_bodies_are_read() {
     let (f, _) = fixture(Policy::default());
     let mut raw: Value = serde_json::from_str(REGISTER).unwrap();

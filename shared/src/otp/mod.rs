@@ -10,7 +10,7 @@ use ports::{
     RandomSource, SendCounter, SmsError, SmsSender, StoreError,
 };
 
-use crate::config::Policy;
+use crate::config::{DestinationRefusal, Policy};
 use crate::phone::PhoneNumber;
 use crate::secret::{CodeBinding, HashKey};
 
@@ -23,6 +23,12 @@ pub enum OtpError {
     /// A send limit or the resend cooldown holds until `retry_after_seconds` have passed.
     #[error("too many codes requested")]
     RateLimited { retry_after_seconds: u64 },
+    /// Codes are not sent to this phone's country (`OTP_ALLOWED_COUNTRIES`).
+    #[error("codes are not sent to this country")]
+    CountryNotAllowed,
+    /// Codes are not sent to this kind of line (`OTP_BLOCKED_NUMBER_TYPES`).
+    #[error("codes are not sent to this type of number")]
+    UnsupportedNumberType,
     /// The phone has no pending code.
     #[error("no code is pending for this phone number")]
     NoPendingCode,
@@ -44,6 +50,15 @@ pub enum OtpError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<DestinationRefusal> for OtpError {
+    fn from(refusal: DestinationRefusal) -> Self {
+        match refusal {
+            DestinationRefusal::CountryNotAllowed => Self::CountryNotAllowed,
+            DestinationRefusal::UnsupportedNumberType => Self::UnsupportedNumberType,
+        }
+    }
 }
 
 impl From<AttemptRefusal> for OtpError {
@@ -102,7 +117,14 @@ where
     C: Clock,
     R: RandomSource,
 {
+    /// The service; warns once when test numbers are configured, since they bypass SMS.
     pub fn new(store: S, sms: M, clock: C, random: R, policy: Policy, key: HashKey) -> Self {
+        if !policy.test_numbers.is_empty() {
+            tracing::warn!(
+                test_numbers = policy.test_numbers.len(),
+                "OTP_TEST_NUMBERS is set: those numbers verify with fixed codes and get no SMS"
+            );
+        }
         Self { store, sms, clock, random, policy, key }
     }
 
@@ -111,12 +133,26 @@ where
         &self.policy
     }
 
-    /// Sends a fresh code to the phone, replacing any pending one, unless a send limit
-    /// holds. Register and resend are both this: neither can skip the other's limits.
+    /// Sends a fresh code to the phone, replacing any pending one, unless the destination is
+    /// refused or a send limit holds. Register and resend are both this: neither can skip
+    /// the other's limits. A test number gets its fixed code and no SMS.
     pub async fn send_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
+        if let Some(refusal) = self.policy.destination_refusal(request.phone) {
+            tracing::info!(
+                event = "otp.refused",
+                phone = %request.phone,
+                country = request.phone.region(),
+                reason = ?refusal,
+            );
+            return Err(refusal.into());
+        }
         let now = self.clock.now();
         let phone_key = self.phone_key(request.phone);
-        let code = self.random.digits(self.policy.code_length);
+        let test_code = self.policy.test_code(request.phone);
+        let code = match test_code {
+            Some(fixed) => fixed.to_owned(),
+            None => self.random.digits(self.policy.code_length),
+        };
         let auth_code = self.random.digits(self.policy.auth_code_length);
         let id = self.random.identifier();
         let binding = CodeBinding {
@@ -149,6 +185,10 @@ where
             return Err(OtpError::RateLimited { retry_after_seconds });
         }
 
+        if test_code.is_some() {
+            tracing::info!(event = "otp.sent", phone = %request.phone, is_new_user, test_number = true);
+            return Ok(CodeSent { auth_code, is_new_user });
+        }
         let message = self.policy.message(&code);
         if let Err(error) = self.sms.send(request.phone, &message).await {
             tracing::error!(event = "otp.sms_failed", phone = %request.phone, error = %error);

@@ -321,3 +321,55 @@ async fn failed_sms_leaves_no_code_and_no_cooldown() {
     working.send_code(request).await.unwrap();
     assert_eq!(inbox.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn refused_destinations_get_no_sms_and_say_why() {
+    let h =
+        harness(Policy { allowed_countries: Some(["IN".to_owned()].into()), ..Policy::default() });
+    let british = PhoneNumber::parse("+447400123456", "").unwrap();
+    let landline = PhoneNumber::parse("011 2345 6789", "IN").unwrap();
+    let result = h.send_from("alice", &british, None).await;
+    assert!(matches!(result, Err(OtpError::CountryNotAllowed)));
+    let result = h.send_from("alice", &landline, None).await;
+    assert!(matches!(result, Err(OtpError::UnsupportedNumberType)));
+    assert!(h.inbox.messages().is_empty());
+    h.send("alice").await.unwrap();
+}
+
+#[tokio::test]
+async fn test_numbers_get_no_sms_but_every_other_rule() {
+    let test_numbers = [("+919876543219".to_owned(), "424242".to_owned())].into();
+    let h = harness(Policy {
+        test_numbers,
+        max_attempts: 2,
+        allowed_countries: Some(["US".to_owned()].into()),
+        ..Policy::default()
+    });
+    let sent = h.send("alice").await.unwrap();
+    assert!(h.inbox.messages().is_empty(), "no SMS for a test number");
+    assert!(matches!(h.send("alice").await, Err(OtpError::RateLimited { .. })), "cooldown");
+    assert!(matches!(h.verify("bob", &sent.auth_code, "424242").await, Err(OtpError::WrongCode)));
+    h.verify("alice", &sent.auth_code, "424242").await.unwrap();
+
+    h.clock.advance(30);
+    let sent = h.send("alice").await.unwrap();
+    h.clock.advance(300);
+    let result = h.verify("alice", &sent.auth_code, "424242").await;
+    assert!(matches!(result, Err(OtpError::Expired)), "expiry");
+}
+
+#[tokio::test]
+async fn an_attacker_locks_one_challenge_not_the_phone() {
+    let h = harness(Policy { max_attempts: 3, resend_cooldown_seconds: 30, ..Policy::default() });
+    let sent = h.send("victim").await.unwrap();
+    for _ in 0..3 {
+        assert!(h.verify("attacker", "0000", "000000").await.is_err());
+    }
+    let code = h.last_code();
+    let result = h.verify("victim", &sent.auth_code, &code).await;
+    assert!(matches!(result, Err(OtpError::TooManyAttempts)));
+
+    h.clock.advance(30);
+    let fresh = h.send("victim").await.unwrap();
+    h.verify("victim", &fresh.auth_code, &h.last_code()).await.unwrap();
+}
