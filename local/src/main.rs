@@ -54,7 +54,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Some(Command::Token { sub, ttl_seconds }) => {
             let settings = JwtSettings::from_lookup(&lookup)?;
-            println!("{}", jwt::mint(&settings, &sub, SystemClock.now(), ttl_seconds));
+            let token = jwt::mint(&settings, &sub, SystemClock.now(), ttl_seconds)
+                .ok_or("`token` signs with JWT_SECRET; unset JWT_PUBLIC_KEY and JWT_JWKS_URL")?;
+            println!("{token}");
             Ok(())
         }
         None => serve(cli.port, Settings::from_lookup(&lookup)?).await,
@@ -72,7 +74,8 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
         settings.policy,
         settings.hash_key,
     );
-    let server = Arc::new(LocalServer::new(Api::new(JwtVerifier::new(&settings.jwt), otp), inbox));
+    let jwt = JwtVerifier::new(&settings.jwt).await?;
+    let server = Arc::new(LocalServer::new(Api::new(jwt, otp), inbox));
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     let address = listener.local_addr()?;
     println!("otp-local listening on http://{address}");
@@ -89,11 +92,13 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
     Ok(())
 }
 
-/// The process environment, with the two secrets filled in when unset: the JWT secret from
-/// the state directory (generated there on first use), the hash key fresh for this process.
+/// The process environment, with the two secrets filled in when unset: a JWT secret from the
+/// state directory (generated there on first use) when no JWT key source is configured, and
+/// a hash key fresh for this process.
 fn local_environment(state_dir: &Path) -> io::Result<impl Fn(&str) -> Option<String>> {
     let mut defaults = HashMap::new();
-    if std::env::var_os("JWT_SECRET").is_none() {
+    let key_sources = ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"];
+    if key_sources.iter().all(|name| std::env::var_os(name).is_none()) {
         defaults.insert("JWT_SECRET", local_jwt_secret(state_dir)?);
     }
     defaults.insert("OTP_HASH_KEY", OsRandom.identifier() + &OsRandom.identifier());

@@ -48,17 +48,17 @@ pub async fn sdk_config() -> SdkConfig {
 }
 
 /// The API over the given DynamoDB and SNS clients.
-pub fn api(
+pub async fn api(
     settings: Settings,
     aws: AwsSettings,
     dynamodb: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
-) -> AwsApi {
+) -> Result<AwsApi, ConfigError> {
     let store = DynamoStore::new(dynamodb, aws.table_name);
     let sms = SnsSender::new(sns, aws.sms_sender_id);
     let otp =
         OtpService::new(store, sms, SystemClock, OsRandom, settings.policy, settings.hash_key);
-    Api::new(JwtVerifier::new(&settings.jwt), otp)
+    Ok(Api::new(JwtVerifier::new(&settings.jwt).await?, otp))
 }
 
 /// Everything a function needs, from its environment: what each `main` calls once, at init.
@@ -68,5 +68,5 @@ pub async fn api_from_env() -> Result<AwsApi, ConfigError> {
     let settings = Settings::from_lookup(&lookup)?;
     let aws = AwsSettings::from_lookup(&lookup)?;
     let sdk = sdk_config().await;
-    Ok(api(settings, aws, aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_sns::Client::new(&sdk)))
+    api(settings, aws, aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_sns::Client::new(&sdk)).await
 }

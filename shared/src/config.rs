@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 use std::str::FromStr;
 
+use jsonwebtoken::{Algorithm, DecodingKey};
+
 use crate::phone::{NumberType, PhoneNumber};
 use crate::secret::{HashKey, MIN_KEY_BYTES};
 
@@ -237,43 +239,161 @@ fn parse_test_numbers(
         .collect()
 }
 
-/// How JWTs in the `user-jwt-token` header are checked.
-#[derive(Clone, PartialEq, Eq)]
+/// Where the keys that sign `user-jwt-token` JWTs come from: exactly one is configured.
+#[derive(Clone)]
+pub enum JwtKeys {
+    /// A shared secret (`JWT_SECRET`), at least 32 bytes.
+    Secret(Vec<u8>),
+    /// One public key (`JWT_PUBLIC_KEY`, PEM), parsed at start-up.
+    PublicKey(DecodingKey),
+    /// An identity provider's key set (`JWT_JWKS_URL`), fetched at start-up.
+    JwksUrl(String),
+}
+
+/// The kind of key a PEM holds, which fixes the algorithms it can verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PemKind {
+    Rsa,
+    Ec,
+    Ed,
+}
+
+/// How JWTs in the `user-jwt-token` header are checked (RFC 8725): the algorithms come from
+/// here, never from the token.
+#[derive(Clone)]
 pub struct JwtSettings {
-    /// HS256 secret (`JWT_SECRET`), at least 32 bytes.
-    pub secret: Vec<u8>,
+    pub keys: JwtKeys,
+    /// Accepted `alg` values (`JWT_ALGORITHMS`); by default the one the key implies:
+    /// HS256 for a secret, RS256, ES256 or EdDSA for a PEM key, RS256 for a JWKS.
+    pub algorithms: Vec<Algorithm>,
     /// Required `iss` (`JWT_ISSUER`), when set.
     pub issuer: Option<String>,
     /// Required `aud` (`JWT_AUDIENCE`), when set.
     pub audience: Option<String>,
+    /// The claim holding the user id (`JWT_SUBJECT_CLAIM`, default `sub`).
+    pub subject_claim: String,
 }
 
 impl std::fmt::Debug for JwtSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = match &self.keys {
+            JwtKeys::Secret(_) => "secret <redacted>".to_owned(),
+            JwtKeys::PublicKey(_) => "public key".to_owned(),
+            JwtKeys::JwksUrl(url) => format!("JWKS {url}"),
+        };
         f.debug_struct("JwtSettings")
-            .field("secret", &"<redacted>")
+            .field("keys", &keys)
+            .field("algorithms", &self.algorithms)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("subject_claim", &self.subject_claim)
             .finish()
     }
 }
 
 impl JwtSettings {
-    /// Reads the JWT settings through `lookup`; `JWT_SECRET` is required.
-    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let secret = required(lookup, "JWT_SECRET")?.into_bytes();
-        if secret.len() < MIN_KEY_BYTES {
-            return Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
-                reason: format!("must be at least {MIN_KEY_BYTES} bytes"),
-            });
+    /// HS256 with `secret`, no issuer or audience: for local use and tests.
+    pub fn with_secret(secret: impl Into<Vec<u8>>) -> Self {
+        Self {
+            keys: JwtKeys::Secret(secret.into()),
+            algorithms: vec![Algorithm::HS256],
+            issuer: None,
+            audience: None,
+            subject_claim: "sub".to_owned(),
         }
+    }
+
+    /// Reads the JWT settings through `lookup`: exactly one of `JWT_SECRET`,
+    /// `JWT_PUBLIC_KEY` and `JWT_JWKS_URL`, and the optional rest.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let secret = optional(lookup, "JWT_SECRET");
+        let public_key = optional(lookup, "JWT_PUBLIC_KEY");
+        let jwks_url = optional(lookup, "JWT_JWKS_URL");
+        let (keys, implied) = match (secret, public_key, jwks_url) {
+            (Some(secret), None, None) => {
+                if secret.len() < MIN_KEY_BYTES {
+                    return Err(ConfigError::Invalid {
+                        name: "JWT_SECRET",
+                        reason: format!("must be at least {MIN_KEY_BYTES} bytes"),
+                    });
+                }
+                (JwtKeys::Secret(secret.into_bytes()), Algorithm::HS256)
+            }
+            (None, Some(pem), None) => {
+                // Deployment tools often flatten a PEM's line breaks into "\n".
+                let pem = pem.replace("\\n", "\n");
+                let (key, kind) = parse_public_key(pem.as_bytes())?;
+                let implied = match kind {
+                    PemKind::Rsa => Algorithm::RS256,
+                    PemKind::Ec => Algorithm::ES256,
+                    PemKind::Ed => Algorithm::EdDSA,
+                };
+                (JwtKeys::PublicKey(key), implied)
+            }
+            (None, None, Some(url)) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(ConfigError::Invalid {
+                        name: "JWT_JWKS_URL",
+                        reason: "must be an http(s) URL".to_owned(),
+                    });
+                }
+                (JwtKeys::JwksUrl(url), Algorithm::RS256)
+            }
+            (None, None, None) => {
+                return Err(ConfigError::Missing("JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL"));
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "JWT_SECRET",
+                    reason: "set only one of JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL".into(),
+                });
+            }
+        };
+        let algorithms = match optional(lookup, "JWT_ALGORITHMS") {
+            None => vec![implied],
+            Some(list) => parse_algorithms(&list, &keys)?,
+        };
         Ok(Self {
-            secret,
+            keys,
+            algorithms,
             issuer: optional(lookup, "JWT_ISSUER"),
             audience: optional(lookup, "JWT_AUDIENCE"),
+            subject_claim: optional(lookup, "JWT_SUBJECT_CLAIM").unwrap_or_else(|| "sub".into()),
         })
     }
+}
+
+/// A PEM public key and its kind: RSA, EC or Ed25519.
+fn parse_public_key(pem: &[u8]) -> Result<(DecodingKey, PemKind), ConfigError> {
+    DecodingKey::from_rsa_pem(pem)
+        .map(|key| (key, PemKind::Rsa))
+        .or_else(|_| DecodingKey::from_ec_pem(pem).map(|key| (key, PemKind::Ec)))
+        .or_else(|_| DecodingKey::from_ed_pem(pem).map(|key| (key, PemKind::Ed)))
+        .map_err(|_| ConfigError::Invalid {
+            name: "JWT_PUBLIC_KEY",
+            reason: "not a PEM RSA, EC or Ed25519 public key".to_owned(),
+        })
+}
+
+/// `RS256, PS256`: algorithm names, all of the family the keys allow. A secret allows
+/// only HMAC; public keys allow only signatures, so the two are never mixed.
+fn parse_algorithms(list: &str, keys: &JwtKeys) -> Result<Vec<Algorithm>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid { name: "JWT_ALGORITHMS", reason };
+    let algorithms = list
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| Algorithm::from_str(name).map_err(|_| invalid(format!("{name} is unknown"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let symmetric =
+        |alg: &Algorithm| matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
+    let secret = matches!(keys, JwtKeys::Secret(_));
+    if algorithms.is_empty() || algorithms.iter().any(|alg| symmetric(alg) != secret) {
+        let family =
+            if secret { "HS256, HS384 or HS512" } else { "asymmetric (RS*, PS*, ES*, EdDSA)" };
+        return Err(invalid(format!("must be {family} for the configured key")));
+    }
+    Ok(algorithms)
 }
 
 /// Everything the API needs, read from one environment.
@@ -342,7 +462,7 @@ mod tests {
 
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> =
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
@@ -360,6 +480,8 @@ mod tests {
         assert_eq!(settings.policy.code_length, 6);
         assert_eq!(settings.policy.max_sends_per_ip_per_hour, 50);
         assert_eq!(settings.jwt.issuer, None);
+        assert_eq!(settings.jwt.algorithms, [Algorithm::HS256]);
+        assert_eq!(settings.jwt.subject_claim, "sub");
     }
 
     #[test]
@@ -404,6 +526,10 @@ mod tests {
             Settings::from_lookup(&env(&SECRETS[..1])).unwrap_err(),
             ConfigError::Missing("OTP_HASH_KEY")
         );
+        assert_eq!(
+            Settings::from_lookup(&env(&SECRETS[1..])).unwrap_err(),
+            ConfigError::Missing("JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL")
+        );
         let cases = [
             ("OTP_LENGTH", "3"),
             ("OTP_LENGTH", "11"),
@@ -414,6 +540,8 @@ mod tests {
             ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "-1"),
             ("SMS_MESSAGE_TEMPLATE", "no placeholder"),
             ("JWT_SECRET", "short"),
+            ("JWT_ALGORITHMS", "RS256"),
+            ("JWT_ALGORITHMS", "HS256,XS1"),
             ("OTP_HASH_KEY", "short"),
         ];
         for (name, value) in cases {
@@ -479,6 +607,48 @@ mod tests {
                 other => panic!("{name}={value}: expected an error naming it, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn public_keys_imply_their_algorithm_and_refuse_others() {
+        let cases = [
+            (include_str!("../tests/keys/rsa-public.pem"), Algorithm::RS256),
+            (include_str!("../tests/keys/ec-public.pem"), Algorithm::ES256),
+            (include_str!("../tests/keys/ed-public.pem"), Algorithm::EdDSA),
+        ];
+        for (pem, implied) in cases {
+            let flattened = pem.replace('\n', "\\n");
+            for pem in [pem, flattened.as_str()] {
+                let jwt = JwtSettings::from_lookup(&env(&[("JWT_PUBLIC_KEY", pem)])).unwrap();
+                assert!(matches!(jwt.keys, JwtKeys::PublicKey(_)));
+                assert_eq!(jwt.algorithms, [implied]);
+            }
+            let hmac = env(&[("JWT_PUBLIC_KEY", pem), ("JWT_ALGORITHMS", "HS256")]);
+            assert!(JwtSettings::from_lookup(&hmac).is_err(), "never HMAC with a public key");
+        }
+        let jwks =
+            env(&[("JWT_JWKS_URL", "https://idp.example/jwks.json"), ("JWT_SUBJECT_CLAIM", "uid")]);
+        let jwt = JwtSettings::from_lookup(&jwks).unwrap();
+        assert_eq!(
+            (jwt.algorithms.as_slice(), jwt.subject_claim.as_str()),
+            ([Algorithm::RS256].as_slice(), "uid")
+        );
+
+        let refused = [
+            ("JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----"),
+            ("JWT_JWKS_URL", "ftp://idp.example/jwks"),
+        ];
+        for (name, value) in refused {
+            match JwtSettings::from_lookup(&env(&[(name, value)])) {
+                Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name),
+                other => panic!("{name}: expected an error naming it, got {other:?}"),
+            }
+        }
+        let both = env(&[
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("JWT_JWKS_URL", "https://idp.example/jwks.json"),
+        ]);
+        assert!(JwtSettings::from_lookup(&both).is_err(), "one key source only");
     }
 
     #[test]

@@ -122,7 +122,7 @@ where
         endpoint: Endpoint,
         request: &Request,
     ) -> Result<Response<Body>, ApiError> {
-        let subject = self.authenticate(request)?;
+        let subject = self.authenticate(request).await?;
         let policy = self.otp.policy();
         match endpoint {
             Endpoint::Register | Endpoint::Resend => {
@@ -169,7 +169,7 @@ where
 
     /// The JWT subject, from the token in [`TOKEN_HEADER`] (an optional `Bearer ` prefix is
     /// tolerated).
-    fn authenticate(&self, request: &Request) -> Result<String, ApiError> {
+    async fn authenticate(&self, request: &Request) -> Result<String, ApiError> {
         let token = request
             .headers()
             .get(TOKEN_HEADER)
@@ -177,7 +177,7 @@ where
             .map(|value| value.trim())
             .map(|value| value.strip_prefix("Bearer ").unwrap_or(value))
             .ok_or(ApiError::Unauthorized)?;
-        self.jwt.subject(token).map_err(|error| {
+        self.jwt.subject(token).await.map_err(|error| {
             tracing::info!(event = "auth.refused", reason = %error);
             ApiError::Unauthorized
         })

@@ -49,7 +49,9 @@ async fn api_on(
         aws,
         aws_sdk_dynamodb::Client::from_conf(dynamodb),
         aws_sdk_sns::Client::from_conf(sns.build()),
-    );
+    )
+    .await
+    .unwrap();
     (api, log)
 }
 

@@ -1,0 +1,334 @@
+//! Hostile and valid tokens against every key source, through the HTTP layer: each bad
+//! token gets 401 UN_AUTHORIZED. JWKS keys come from a real local HTTP server.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lambda_http::http::HeaderValue;
+use otp_shared::config::{JwtSettings, Settings};
+use otp_shared::http::{Api, Endpoint, TOKEN_HEADER};
+use otp_shared::jwt::JwtVerifier;
+use otp_shared::otp::OtpService;
+use otp_shared::otp::ports::Clock;
+use otp_shared::sms::Inbox;
+use otp_shared::store::MemoryStore;
+use otp_shared::system::{OsRandom, SystemClock};
+use serde_json::{Value, json};
+
+const REGISTER: &str = include_str!("../../events/register.json");
+const RSA_PRIVATE: &str = include_str!("keys/rsa-private.pem");
+const RSA_PUBLIC: &str = include_str!("keys/rsa-public.pem");
+const ATTACKER_PRIVATE: &str = include_str!("keys/attacker-rsa-private.pem");
+const EC_PRIVATE: &str = include_str!("keys/ec-private.pem");
+const EC_PUBLIC: &str = include_str!("keys/ec-public.pem");
+const ED_PRIVATE: &str = include_str!("keys/ed-private.pem");
+const ED_PUBLIC: &str = include_str!("keys/ed-public.pem");
+
+type TestApi = Api<MemoryStore, Arc<Inbox>, SystemClock, OsRandom>;
+
+fn now() -> u64 {
+    SystemClock.now()
+}
+
+fn jwt_settings(pairs: &[(&str, &str)]) -> JwtSettings {
+    let lookup = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    JwtSettings::from_lookup(&lookup).unwrap()
+}
+
+/// The API with no send limits, so every accepted token gets 200.
+fn api_with(jwt: JwtVerifier) -> TestApi {
+    let lookup = |name: &str| match name {
+        "OTP_HASH_KEY" => Some("0123456789abcdef0123456789abcdef".to_owned()),
+        "OTP_RESEND_COOLDOWN_SECONDS"
+        | "OTP_MAX_SENDS_PER_PHONE_PER_HOUR"
+        | "OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR"
+        | "OTP_MAX_SENDS_PER_IP_PER_HOUR" => Some("0".to_owned()),
+        _ => None,
+    };
+    let policy = otp_shared::config::Policy::from_lookup(&lookup).unwrap();
+    let key = otp_shared::secret::HashKey::new(lookup("OTP_HASH_KEY").unwrap()).unwrap();
+    let inbox = Arc::new(Inbox::new());
+    Api::new(jwt, OtpService::new(MemoryStore::new(), inbox, SystemClock, OsRandom, policy, key))
+}
+
+async fn api(pairs: &[(&str, &str)]) -> TestApi {
+    api_with(JwtVerifier::new(&jwt_settings(pairs)).await.unwrap())
+}
+
+/// The status and error code the register endpoint answers `token` with.
+async fn answer(api: &TestApi, token: &str) -> (u16, String) {
+    let mut request = lambda_http::request::from_str(REGISTER).unwrap();
+    let header = HeaderValue::from_str(token).unwrap();
+    request.headers_mut().insert(TOKEN_HEADER, header);
+    let response = api.handle(Endpoint::Register, request).await.unwrap();
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    (response.status().as_u16(), body["code"].as_str().unwrap_or("").to_owned())
+}
+
+async fn assert_refused(api: &TestApi, token: &str, what: &str) {
+    assert_eq!(answer(api, token).await, (401, "UN_AUTHORIZED".to_owned()), "{what}");
+}
+
+async fn assert_accepted(api: &TestApi, token: &str, what: &str) {
+    assert_eq!(answer(api, token).await.0, 200, "{what}");
+}
+
+fn claims() -> Value {
+    json!({"sub": "alice", "exp": now() + 600, "iat": now()})
+}
+
+fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(header, claims, key).unwrap()
+}
+
+fn rsa(pem: &str) -> EncodingKey {
+    EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()
+}
+
+fn rs256(kid: Option<&str>) -> Header {
+    Header { kid: kid.map(str::to_owned), ..Header::new(Algorithm::RS256) }
+}
+
+fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// A public JWK for the private key `pem`, named `kid`.
+fn jwk(pem: &str, kid: &str) -> Jwk {
+    let mut jwk = Jwk::from_encoding_key(&rsa(pem), Algorithm::RS256).unwrap();
+    jwk.common.key_id = Some(kid.to_owned());
+    jwk
+}
+
+/// A JWKS endpoint on 127.0.0.1 whose keys and health tests can change, counting fetches.
+struct JwksServer {
+    url: String,
+    keys: Arc<Mutex<Option<JwkSet>>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl JwksServer {
+    async fn start(keys: Vec<Jwk>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(Some(JwkSet { keys })));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (served, counted) = (state.clone(), fetches.clone());
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let (served, counted) = (served.clone(), counted.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |_request| {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        let set = served.lock().unwrap().clone();
+                        let response = match set {
+                            Some(set) => hyper::Response::new(Full::new(Bytes::from(
+                                serde_json::to_vec(&set).unwrap(),
+                            ))),
+                            None => hyper::Response::builder()
+                                .status(503)
+                                .body(Full::new(Bytes::from_static(b"down")))
+                                .unwrap(),
+                        };
+                        async move { Ok::<_, Infallible>(response) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { url, keys: state, fetches }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    fn serve(&self, keys: Option<Vec<Jwk>>) {
+        *self.keys.lock().unwrap() = keys.map(|keys| JwkSet { keys });
+    }
+}
+
+#[tokio::test]
+async fn public_keys_of_each_kind_verify_their_own_tokens_only() {
+    let cases = [
+        (RSA_PUBLIC, Algorithm::RS256, EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes())),
+        (EC_PUBLIC, Algorithm::ES256, EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes())),
+        (ED_PUBLIC, Algorithm::EdDSA, EncodingKey::from_ed_pem(ED_PRIVATE.as_bytes())),
+    ];
+    for (public, alg, private) in cases {
+        let api = api(&[("JWT_PUBLIC_KEY", public)]).await;
+        let token = sign(&Header::new(alg), &claims(), &private.unwrap());
+        assert_accepted(&api, &token, &format!("{alg:?}")).await;
+        let forged = sign(&rs256(None), &claims(), &rsa(ATTACKER_PRIVATE));
+        assert_refused(&api, &forged, &format!("attacker's token against {alg:?}")).await;
+    }
+}
+
+#[tokio::test]
+async fn hostile_tokens_against_a_public_key_are_refused() {
+    let api = api(&[
+        ("JWT_PUBLIC_KEY", RSA_PUBLIC),
+        ("JWT_ISSUER", "https://idp.example"),
+        ("JWT_AUDIENCE", "otp-api"),
+    ])
+    .await;
+    let good = json!({
+        "sub": "alice", "exp": now() + 600, "iss": "https://idp.example", "aud": "otp-api"
+    });
+    let valid = sign(&rs256(None), &good, &rsa(RSA_PRIVATE));
+    assert_accepted(&api, &valid, "the valid token").await;
+
+    let with = |patch: Value| {
+        let mut claims = good.clone();
+        for (name, value) in patch.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(name);
+            } else {
+                claims[name] = value.clone();
+            }
+        }
+        sign(&rs256(None), &claims, &rsa(RSA_PRIVATE))
+    };
+    let (header, payload, signature) = {
+        let mut parts = valid.split('.');
+        (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap())
+    };
+    let standard_signature = STANDARD.encode(URL_SAFE_NO_PAD.decode(signature).unwrap());
+    let mut hostile = vec![
+        ("expired", with(json!({"exp": now() - 120}))),
+        ("not yet valid", with(json!({"nbf": now() + 3600}))),
+        ("wrong issuer", with(json!({"iss": "https://evil.example"}))),
+        ("no issuer", with(json!({"iss": null}))),
+        ("wrong audience", with(json!({"aud": "other-api"}))),
+        ("no subject", with(json!({"sub": null}))),
+        ("empty subject", with(json!({"sub": ""}))),
+        ("no expiry", with(json!({"exp": null}))),
+        (
+            "HS256 keyed with the RSA public key",
+            sign(
+                &Header::new(Algorithm::HS256),
+                &good,
+                &EncodingKey::from_secret(RSA_PUBLIC.as_bytes()),
+            ),
+        ),
+        ("another signer", sign(&rs256(None), &good, &rsa(ATTACKER_PRIVATE))),
+        (
+            "attacker's key embedded as jwk",
+            sign(
+                &Header { jwk: Some(jwk(ATTACKER_PRIVATE, "evil")), ..rs256(None) },
+                &good,
+                &rsa(ATTACKER_PRIVATE),
+            ),
+        ),
+        ("truncated signature", valid[..valid.len() - 4].to_owned()),
+        ("no signature", format!("{header}.{payload}.")),
+        (
+            "signature re-encoded as standard base64",
+            format!("{header}.{payload}.{standard_signature}"),
+        ),
+        ("far too large", format!("{valid}{}", "A".repeat(10_000))),
+        ("garbage", "not-a-token".to_owned()),
+    ];
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let unsigned = format!("{}.{}.", b64(&json!({"alg": alg, "typ": "JWT"})), b64(&good));
+        hostile.push(("alg none", unsigned));
+    }
+    for (what, token) in hostile {
+        assert_refused(&api, &token, what).await;
+    }
+}
+
+#[tokio::test]
+async fn jwks_keys_are_found_by_kid_and_refreshed_at_most_once_per_interval() {
+    let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
+    let settings = jwt_settings(&[("JWT_JWKS_URL", &server.url)]);
+    let interval = Duration::from_millis(300);
+    let api = api_with(JwtVerifier::with_jwks_refresh(&settings, interval).await.unwrap());
+    assert_eq!(server.fetches(), 1, "fetched at start");
+
+    let k1 = sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE));
+    assert_accepted(&api, &k1, "kid k1").await;
+    assert_eq!(server.fetches(), 1, "a cached key needs no fetch");
+
+    let no_kid = sign(&rs256(None), &claims(), &rsa(RSA_PRIVATE));
+    assert_refused(&api, &no_kid, "no kid").await;
+    let unknown = sign(&rs256(Some("k2")), &claims(), &rsa(ATTACKER_PRIVATE));
+    assert_refused(&api, &unknown, "unknown kid").await;
+    assert_refused(&api, &unknown, "unknown kid again").await;
+    assert_eq!(server.fetches(), 1, "no refresh within the interval");
+
+    tokio::time::sleep(interval).await;
+    server.serve(Some(vec![jwk(RSA_PRIVATE, "k1"), jwk(ATTACKER_PRIVATE, "k2")]));
+    assert_accepted(&api, &unknown, "k2 after the provider rotated it in").await;
+    assert_eq!(server.fetches(), 2);
+}
+
+#[tokio::test]
+async fn an_outage_of_the_jwks_keeps_cached_keys_working() {
+    let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
+    let settings = jwt_settings(&[("JWT_JWKS_URL", &server.url)]);
+    let api = api_with(JwtVerifier::with_jwks_refresh(&settings, Duration::ZERO).await.unwrap());
+    server.serve(None);
+
+    let unknown = sign(&rs256(Some("k9")), &claims(), &rsa(ATTACKER_PRIVATE));
+    assert_refused(&api, &unknown, "unknown kid during the outage").await;
+    assert_eq!(server.fetches(), 2, "the refresh was tried");
+    let k1 = sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE));
+    assert_accepted(&api, &k1, "cached kid during the outage").await;
+}
+
+#[tokio::test]
+async fn injected_jku_is_never_fetched() {
+    let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
+    let attacker = JwksServer::start(vec![jwk(ATTACKER_PRIVATE, "k1")]).await;
+    let api = api(&[("JWT_JWKS_URL", &server.url)]).await;
+    let header = Header { jku: Some(attacker.url.clone()), ..rs256(Some("k1")) };
+    let token = sign(&header, &claims(), &rsa(ATTACKER_PRIVATE));
+    assert_refused(&api, &token, "jku to the attacker's keys").await;
+    let header = Header { x5u: Some(attacker.url.clone()), ..rs256(Some("evil")) };
+    let token = sign(&header, &claims(), &rsa(ATTACKER_PRIVATE));
+    assert_refused(&api, &token, "x5u to the attacker's keys").await;
+    assert_eq!(attacker.fetches(), 0);
+}
+
+#[tokio::test]
+async fn the_subject_can_come_from_another_claim() {
+    let api = api(&[("JWT_PUBLIC_KEY", RSA_PUBLIC), ("JWT_SUBJECT_CLAIM", "uid")]).await;
+    let with_uid = json!({"uid": "user-42", "exp": now() + 600});
+    assert_accepted(&api, &sign(&rs256(None), &with_uid, &rsa(RSA_PRIVATE)), "uid claim").await;
+    let only_sub = claims();
+    assert_refused(&api, &sign(&rs256(None), &only_sub, &rsa(RSA_PRIVATE)), "no uid claim").await;
+}
+
+#[tokio::test]
+async fn shared_secrets_accept_only_their_configured_hmac() {
+    let secret = "0123456789abcdef0123456789abcdef";
+    let api = api(&[("JWT_SECRET", secret)]).await;
+    let key = EncodingKey::from_secret(secret.as_bytes());
+    assert_accepted(&api, &sign(&Header::new(Algorithm::HS256), &claims(), &key), "HS256").await;
+    let hs512 = sign(&Header::new(Algorithm::HS512), &claims(), &key);
+    assert_refused(&api, &hs512, "HS512 when only HS256 is configured").await;
+    let minted =
+        otp_shared::jwt::mint(&jwt_settings(&[("JWT_SECRET", secret)]), "alice", now(), 60);
+    assert_accepted(&api, &minted.unwrap(), "a minted token").await;
+    let settings: Settings = Settings::from_lookup(&|name: &str| match name {
+        "JWT_PUBLIC_KEY" => Some(RSA_PUBLIC.to_owned()),
+        "OTP_HASH_KEY" => Some(secret.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    assert!(otp_shared::jwt::mint(&settings.jwt, "alice", now(), 60).is_none());
+}
