@@ -87,8 +87,17 @@ async fn logs_carry_events_but_no_code_token_or_full_phone() {
     }
     let token = event(REGISTER, None).headers()[TOKEN_HEADER].to_str().unwrap().to_owned();
     let signature = token.rsplit('.').next().unwrap().to_owned();
-    for secret in [code.as_str(), auth_code.as_str(), "9876543219", signature.as_str()] {
+    for secret in [code.as_str(), auth_code.as_str(), "9876543219", signature.as_str(), "alice"] {
         assert!(!text.contains(secret), "{secret} leaked into the logs:\n{text}");
     }
-    assert!(text.contains("+91*******219"), "the masked phone is logged");
+    for line in text.lines().filter(|line| line.contains("\"event\":\"otp.")) {
+        let line: Value = serde_json::from_str(line).unwrap();
+        let audit = &line["span"];
+        assert_eq!(audit["phone"], "+91*******219", "{line}");
+        assert_eq!(audit["country"], "IN", "{line}");
+        let subject = audit["subject"].as_str().unwrap();
+        assert!(subject.len() == 16 && subject.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+        let request_id = line["spans"][0]["request_id"].as_str().unwrap();
+        assert!(!request_id.is_empty(), "{line}");
+    }
 }

@@ -5,6 +5,8 @@ pub mod ports;
 
 use std::net::IpAddr;
 
+use tracing::Instrument;
+
 use ports::{
     AttemptClaim, AttemptRefusal, Challenge, ChallengeStore, Clock, EpochSeconds, IssueOutcome,
     RandomSource, SendCounter, SmsError, SmsSender, StoreError,
@@ -137,11 +139,14 @@ where
     /// refused or a send limit holds. Register and resend are both this: neither can skip
     /// the other's limits. A test number gets its fixed code and no SMS.
     pub async fn send_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
+        let span = self.audit_span(request.phone, request.subject);
+        self.issue_code(request).instrument(span).await
+    }
+
+    async fn issue_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
         if let Some(refusal) = self.policy.destination_refusal(request.phone) {
             tracing::info!(
                 event = "otp.refused",
-                phone = %request.phone,
-                country = request.phone.region(),
                 reason = ?refusal,
             );
             return Err(refusal.into());
@@ -177,41 +182,42 @@ where
             self.store.issue(&challenge, &counters, now).await?
         {
             let retry_after_seconds = retry_at.saturating_sub(now).max(1);
-            tracing::info!(
-                event = "otp.rate_limited",
-                phone = %request.phone,
-                retry_after_seconds,
-            );
+            tracing::info!(event = "otp.rate_limited", retry_after_seconds,);
             return Err(OtpError::RateLimited { retry_after_seconds });
         }
 
         if test_code.is_some() {
-            tracing::info!(event = "otp.sent", phone = %request.phone, is_new_user, test_number = true);
+            tracing::info!(event = "otp.sent", is_new_user, test_number = true);
             return Ok(CodeSent { auth_code, is_new_user });
         }
         let message = self.policy.message(&code);
         if let Err(error) = self.sms.send(request.phone, &message).await {
-            tracing::error!(event = "otp.sms_failed", phone = %request.phone, error = %error);
+            tracing::error!(event = "otp.sms_failed", error = %error);
             if let Err(store_error) = self.store.withdraw(&challenge.phone_key, &challenge.id).await
             {
                 tracing::error!(event = "otp.withdraw_failed", error = %store_error);
             }
             return Err(OtpError::SmsUnavailable(error));
         }
-        tracing::info!(event = "otp.sent", phone = %request.phone, is_new_user);
+        tracing::info!(event = "otp.sent", is_new_user);
         Ok(CodeSent { auth_code, is_new_user })
     }
 
     /// Checks a code against the phone's pending challenge. Every check counts against the
     /// attempt budget; the right code verifies once and records the phone as verified.
     pub async fn verify_code(&self, request: VerifyRequest<'_>) -> Result<(), OtpError> {
+        let span = self.audit_span(request.phone, request.subject);
+        self.check_code(request).instrument(span).await
+    }
+
+    async fn check_code(&self, request: VerifyRequest<'_>) -> Result<(), OtpError> {
         let now = self.clock.now();
         let phone_key = self.phone_key(request.phone);
         let challenge =
             match self.store.claim_attempt(&phone_key, now, self.policy.max_attempts).await? {
                 AttemptClaim::Granted(challenge) => challenge,
                 AttemptClaim::Refused(refusal) => {
-                    tracing::info!(event = "otp.failed", phone = %request.phone, reason = ?refusal);
+                    tracing::info!(event = "otp.failed", reason = ?refusal);
                     return Err(refusal.into());
                 }
             };
@@ -224,15 +230,22 @@ where
         if !self.key.code_matches(&binding, request.code, &challenge.code_digest) {
             let attempts_left = self.policy.max_attempts.saturating_sub(challenge.attempts);
             let event = if attempts_left == 0 { "otp.locked" } else { "otp.failed" };
-            tracing::info!(event, phone = %request.phone, attempts_left);
+            tracing::info!(event, attempts_left);
             return Err(OtpError::WrongCode);
         }
         if !self.store.complete(&phone_key, &challenge.id, now).await? {
-            tracing::info!(event = "otp.failed", phone = %request.phone, reason = "used");
+            tracing::info!(event = "otp.failed", reason = "used");
             return Err(OtpError::AlreadyUsed);
         }
-        tracing::info!(event = "otp.verified", phone = %request.phone);
+        tracing::info!(event = "otp.verified");
         Ok(())
+    }
+
+    /// The span every lifecycle event of one request is logged in: the masked phone, its
+    /// country and a pseudonym of the subject, never the code.
+    fn audit_span(&self, phone: &PhoneNumber, subject: &str) -> tracing::Span {
+        let subject = &self.key.pseudonym("subject", subject)[..16];
+        tracing::info_span!("otp", phone = %phone, country = phone.region(), subject)
     }
 
     fn phone_key(&self, phone: &PhoneNumber) -> String {
