@@ -6,12 +6,12 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint test-rust test-template build emulator
+.PHONY: run test lint test-rust test-template test-contract build emulator
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
 
-test: lint test-rust test-template
+test: lint test-rust test-template test-contract
 
 lint:
 	cargo fmt --all --check
@@ -20,6 +20,10 @@ lint:
 # Every Rust test; the AWS adapter tests talk to moto's server, started for them.
 test-rust: $(TOOLS)
 	scripts/with-moto.sh cargo test --workspace --all-features
+
+# schemathesis against otp-local with openapi.yaml: no 5xx, every response as specified.
+test-contract: $(TOOLS)
+	scripts/contract.sh
 
 test-template: $(TOOLS)
 	$(VENV)/bin/cfn-lint template.yaml

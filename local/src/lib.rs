@@ -13,7 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use otp_shared::http::{Api, ApiError, MAX_BODY_BYTES};
@@ -27,6 +27,11 @@ pub type LocalApi = Api<MemoryStore, Arc<Inbox>, SystemClock, OsRandom>;
 
 /// The path that lists the SMS inbox.
 pub const INBOX_PATH: &str = "/_local/sms";
+
+/// The path that serves the API's OpenAPI document.
+pub const OPENAPI_PATH: &str = "/_local/openapi.yaml";
+
+const OPENAPI: &str = include_str!("../../openapi.yaml");
 
 /// What every connection shares.
 pub struct LocalServer {
@@ -61,18 +66,17 @@ impl LocalServer {
         request: hyper::Request<Incoming>,
         peer: SocketAddr,
     ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-        let response = if request.uri().path() == INBOX_PATH && request.method() == Method::GET {
-            let json = serde_json::to_string(&self.inbox.messages()).unwrap_or_default();
-            lambda_http::http::Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "application/json")
-                .body(Body::Text(json))
-                .unwrap_or_default()
-        } else {
-            match self.as_gateway_request(request, peer).await {
+        let get = request.method() == Method::GET;
+        let response = match request.uri().path() {
+            INBOX_PATH if get => {
+                let json = serde_json::to_string(&self.inbox.messages()).unwrap_or_default();
+                document("application/json", json)
+            }
+            OPENAPI_PATH if get => document("application/yaml", OPENAPI.to_owned()),
+            _ => match self.as_gateway_request(request, peer).await {
                 Ok(request) => self.api.route(request).await,
                 Err(error) => error.into_response(),
-            }
+            },
         };
         let (parts, body) = response.into_parts();
         Ok(hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec()))))
@@ -102,4 +106,13 @@ impl LocalServer {
         let request = lambda_http::Request::from_parts(parts, Body::from(bytes.to_vec()));
         Ok(request.with_request_context(RequestContext::ApiGatewayV2(context)))
     }
+}
+
+/// A 200 response with `body` of `content_type`.
+fn document(content_type: &'static str, body: String) -> lambda_http::Response<Body> {
+    let mut response = lambda_http::Response::new(Body::Text(body));
+    response
+        .headers_mut()
+        .insert("content-type", lambda_http::http::HeaderValue::from_static(content_type));
+    response
 }

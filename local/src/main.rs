@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use otp_local::{INBOX_PATH, LocalServer};
+use otp_local::{INBOX_PATH, LocalServer, OPENAPI_PATH};
 use otp_shared::config::{JwtSettings, Settings};
 use otp_shared::http::{Api, Endpoint};
 use otp_shared::jwt::{self, JwtVerifier};
@@ -83,6 +83,7 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
         println!("  POST http://{address}{}", endpoint.path());
     }
     println!("  GET  http://{address}{INBOX_PATH}");
+    println!("  GET  http://{address}{OPENAPI_PATH}");
     println!("Mint a token with: cargo run -q -p otp-local -- token --sub alice");
     io::stdout().flush()?;
     tokio::select! {

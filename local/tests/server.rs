@@ -182,6 +182,18 @@ async fn unknown_paths_wrong_methods_and_huge_bodies_get_json_errors() {
     assert_eq!((broken.status, broken.body["code"].as_str()), (400, Some("INVALID_REQUEST")));
 }
 
+#[tokio::test]
+async fn the_openapi_document_is_served() {
+    let server = Server::start("openapi", &[]);
+    let uri = format!("{}/_local/openapi.yaml", server.base).parse().unwrap();
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let response = client.get(uri).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/yaml");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, include_str!("../../openapi.yaml").as_bytes());
+}
+
 #[test]
 fn configuration_errors_name_the_variable() {
     let output = Command::new(BIN)
