@@ -6,7 +6,7 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint test-rust test-template test-contract build emulator
+.PHONY: run test lint test-rust test-template test-contract build emulator fuzz
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
@@ -34,6 +34,14 @@ build: $(TOOLS)
 	rustup target list --installed | grep -qx $(ARM_TARGET) || rustup target add $(ARM_TARGET)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
 	@ls -l .aws-sam/build/*/bootstrap
+
+# Each cargo-fuzz target for FUZZ_SECONDS (nightly toolchain; cargo-fuzz installed on first use).
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+	for target in phone request_body; do \
+	  cargo +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 # moto's DynamoDB and SNS on 127.0.0.1:5000 with the table, for `cargo lambda watch`.
 emulator: $(TOOLS)

@@ -47,16 +47,8 @@ fn jwt_settings(pairs: &[(&str, &str)]) -> JwtSettings {
 
 /// The API with no send limits, so every accepted token gets 200.
 fn api_with(jwt: JwtVerifier) -> TestApi {
-    let lookup = |name: &str| match name {
-        "OTP_HASH_KEY" => Some("0123456789abcdef0123456789abcdef".to_owned()),
-        "OTP_RESEND_COOLDOWN_SECONDS"
-        | "OTP_MAX_SENDS_PER_PHONE_PER_HOUR"
-        | "OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR"
-        | "OTP_MAX_SENDS_PER_IP_PER_HOUR" => Some("0".to_owned()),
-        _ => None,
-    };
-    let policy = otp_shared::config::Policy::from_lookup(&lookup).unwrap();
-    let key = otp_shared::secret::HashKey::new(lookup("OTP_HASH_KEY").unwrap()).unwrap();
+    let policy = otp_shared::config::Policy::without_send_limits();
+    let key = otp_shared::secret::HashKey::new("0123456789abcdef0123456789abcdef").unwrap();
     let inbox = Arc::new(Inbox::new());
     Api::new(jwt, OtpService::new(MemoryStore::new(), inbox, SystemClock, OsRandom, policy, key))
 }

@@ -93,16 +93,6 @@ fn assert_error(answer: &Answer, status: StatusCode, code: &str) {
     assert!(answer.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", answer.body);
 }
 
-fn unlimited() -> Policy {
-    Policy {
-        resend_cooldown_seconds: 0,
-        max_sends_per_phone_per_hour: 0,
-        max_sends_per_subject_per_hour: 0,
-        max_sends_per_ip_per_hour: 0,
-        ..Policy::default()
-    }
-}
-
 fn verify_body(auth_code: Value, otp: Value) -> Value {
     json!({"phone_number": "9876543219", "countryCode": "+91", "authCode": auth_code, "otp": otp})
 }
@@ -125,7 +115,13 @@ async fn register_event_answers_in_the_contract_shape_and_sends_the_sms() {
 #[tokio::test]
 async fn verify_event_with_numeric_codes_verifies_once() {
     let random = FixedRandom::new(&["123456", "1234"]);
-    let f = fixture_with(MemoryStore::new(), Arc::new(Inbox::new()), random, unlimited()).await;
+    let f = fixture_with(
+        MemoryStore::new(),
+        Arc::new(Inbox::new()),
+        random,
+        Policy::without_send_limits(),
+    )
+    .await;
     assert_eq!(f.call(Endpoint::Register, event(REGISTER, None)).await.body["authCode"], "1234");
 
     let answer = f.call(Endpoint::Verify, event(VERIFY, None)).await;
@@ -141,7 +137,13 @@ async fn verify_event_with_numeric_codes_verifies_once() {
 #[tokio::test]
 async fn numbers_that_lost_leading_zeros_still_verify() {
     let random = FixedRandom::new(&["012345", "0042"]);
-    let f = fixture_with(MemoryStore::new(), Arc::new(Inbox::new()), random, unlimited()).await;
+    let f = fixture_with(
+        MemoryStore::new(),
+        Arc::new(Inbox::new()),
+        random,
+        Policy::without_send_limits(),
+    )
+    .await;
     assert_eq!(f.call(Endpoint::Register, event(REGISTER, None)).await.body["authCode"], "0042");
     let body = verify_body(json!(42), json!(12345));
     let answer = f.call(Endpoint::Verify, event(VERIFY, Some(body))).await;
@@ -208,7 +210,7 @@ async fn bearer_prefix_is_tolerated() {
 
 #[tokio::test]
 async fn bad_bodies_get_a_4xx_json_error() {
-    let (f, inbox) = fixture(unlimited()).await;
+    let (f, inbox) = fixture(Policy::without_send_limits()).await;
     let cases = [
         (Endpoint::Register, json!(""), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
         (Endpoint::Register, json!("not json"), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
@@ -292,8 +294,11 @@ async fn bad_bodies_get_a_4xx_json_error() {
 
 #[tokio::test]
 async fn refused_destinations_get_403_or_400() {
-    let (f, inbox) =
-        fixture(Policy { allowed_countries: Some(["IN".to_owned()].into()), ..unlimited() }).await;
+    let (f, inbox) = fixture(Policy {
+        allowed_countries: Some(["IN".to_owned()].into()),
+        ..Policy::without_send_limits()
+    })
+    .await;
     let british = json!({"phone_number": "7400 123456", "countryCode": "GB"});
     let answer = f.call(Endpoint::Register, event(REGISTER, Some(british))).await;
     assert_error(&answer, StatusCode::FORBIDDEN, "COUNTRY_NOT_ALLOWED");
@@ -321,7 +326,7 @@ async fn every_verification_failure_has_its_own_code() {
         MemoryStore::new(),
         Arc::new(Inbox::new()),
         random,
-        Policy { max_attempts: 2, ..unlimited() },
+        Policy { max_attempts: 2, ..Policy::without_send_limits() },
     )
     .await;
     let wrong = || event(VERIFY, Some(verify_body(json!("1234"), json!("000000"))));
@@ -342,7 +347,7 @@ async fn locked_challenge_answers_too_many_attempts() {
         MemoryStore::new(),
         Arc::new(Inbox::new()),
         random,
-        Policy { max_attempts: 2, ..unlimited() },
+        Policy { max_attempts: 2, ..Policy::without_send_limits() },
     )
     .await;
     f.call(Endpoint::Register, event(REGISTER, None)).await;
@@ -360,7 +365,8 @@ async fn locked_challenge_answers_too_many_attempts() {
 
 #[tokio::test]
 async fn ip_limit_uses_the_source_ip_of_the_event() {
-    let (f, _) = fixture(Policy { max_sends_per_ip_per_hour: 1, ..unlimited() }).await;
+    let (f, _) =
+        fixture(Policy { max_sends_per_ip_per_hour: 1, ..Policy::without_send_limits() }).await;
     assert_eq!(f.call(Endpoint::Register, event(REGISTER, None)).await.status, StatusCode::OK);
     let other_phone = json!({"phone_number": "9876543210", "countryCode": "+91"});
     let same_ip = f.call(Endpoint::Register, event(REGISTER, Some(other_phone.clone()))).await;

@@ -37,17 +37,6 @@ fn harness_with<R: RandomSource>(policy: Policy, random: R) -> Harness<R> {
     Harness { otp, inbox, clock, phone: PhoneNumber::parse("9876543219", "+91").unwrap() }
 }
 
-/// A policy without send limits, for tests about verifying.
-fn unlimited() -> Policy {
-    Policy {
-        resend_cooldown_seconds: 0,
-        max_sends_per_phone_per_hour: 0,
-        max_sends_per_subject_per_hour: 0,
-        max_sends_per_ip_per_hour: 0,
-        ..Policy::default()
-    }
-}
-
 impl<R: RandomSource> Harness<R> {
     async fn send(&self, subject: &str) -> Result<CodeSent, OtpError> {
         self.send_from(subject, &self.phone, None).await
@@ -87,7 +76,7 @@ fn wrong(code: &str) -> String {
 
 #[tokio::test]
 async fn sent_code_verifies_once_and_marks_the_phone_verified() {
-    let h = harness(unlimited());
+    let h = harness(Policy::without_send_limits());
     let sent = h.send("alice").await.unwrap();
     assert!(sent.is_new_user);
     assert_eq!(sent.auth_code.len(), 4);
@@ -108,7 +97,7 @@ async fn sent_code_verifies_once_and_marks_the_phone_verified() {
 #[tokio::test]
 async fn codes_and_auth_codes_come_from_the_random_source() {
     let random = FixedRandom::new(&["012345", "0042"]);
-    let h = harness_with(unlimited(), random);
+    let h = harness_with(Policy::without_send_limits(), random);
     let sent = h.send("alice").await.unwrap();
     assert_eq!(sent.auth_code, "0042");
     assert_eq!(h.last_code(), "012345");
@@ -117,7 +106,8 @@ async fn codes_and_auth_codes_come_from_the_random_source() {
 
 #[tokio::test]
 async fn configured_lengths_shape_the_codes() {
-    let h = harness(Policy { code_length: 10, auth_code_length: 8, ..unlimited() });
+    let h =
+        harness(Policy { code_length: 10, auth_code_length: 8, ..Policy::without_send_limits() });
     let sent = h.send("alice").await.unwrap();
     assert_eq!(sent.auth_code.len(), 8);
     assert_eq!(h.last_code().len(), 10);
@@ -125,13 +115,13 @@ async fn configured_lengths_shape_the_codes() {
 
 #[tokio::test]
 async fn verifying_without_a_code_sent_finds_nothing() {
-    let h = harness(unlimited());
+    let h = harness(Policy::without_send_limits());
     assert!(matches!(h.verify("alice", "1234", "123456").await, Err(OtpError::NoPendingCode)));
 }
 
 #[tokio::test]
 async fn code_is_bound_to_subject_and_auth_code() {
-    let h = harness(unlimited());
+    let h = harness(Policy::without_send_limits());
     let sent = h.send("alice").await.unwrap();
     let code = h.last_code();
     let other_auth = wrong(&sent.auth_code);
@@ -142,7 +132,7 @@ async fn code_is_bound_to_subject_and_auth_code() {
 
 #[tokio::test]
 async fn code_expires_after_its_ttl() {
-    let h = harness(Policy { code_ttl_seconds: 300, ..unlimited() });
+    let h = harness(Policy { code_ttl_seconds: 300, ..Policy::without_send_limits() });
     let sent = h.send("alice").await.unwrap();
     let code = h.last_code();
     h.clock.advance(299);
@@ -154,7 +144,7 @@ async fn code_expires_after_its_ttl() {
 
 #[tokio::test]
 async fn challenge_dies_after_max_attempts_even_for_the_right_code() {
-    let h = harness(Policy { max_attempts: 5, ..unlimited() });
+    let h = harness(Policy { max_attempts: 5, ..Policy::without_send_limits() });
     let sent = h.send("alice").await.unwrap();
     let code = h.last_code();
     for _ in 0..5 {
@@ -167,7 +157,7 @@ async fn challenge_dies_after_max_attempts_even_for_the_right_code() {
 
 #[tokio::test]
 async fn right_code_on_the_last_attempt_verifies() {
-    let h = harness(Policy { max_attempts: 3, ..unlimited() });
+    let h = harness(Policy { max_attempts: 3, ..Policy::without_send_limits() });
     let sent = h.send("alice").await.unwrap();
     let code = h.last_code();
     for _ in 0..2 {
@@ -178,7 +168,7 @@ async fn right_code_on_the_last_attempt_verifies() {
 
 #[tokio::test]
 async fn parallel_wrong_guesses_get_no_more_than_the_attempt_budget() {
-    let h = Arc::new(harness(Policy { max_attempts: 5, ..unlimited() }));
+    let h = Arc::new(harness(Policy { max_attempts: 5, ..Policy::without_send_limits() }));
     let sent = h.send("alice").await.unwrap();
     let guess = wrong(&h.last_code());
     let tasks: Vec<_> = (0..40)
@@ -200,7 +190,7 @@ async fn parallel_wrong_guesses_get_no_more_than_the_attempt_budget() {
 
 #[tokio::test]
 async fn resend_replaces_the_code_and_auth_code() {
-    let h = harness(unlimited());
+    let h = harness(Policy::without_send_limits());
     let first = h.send("alice").await.unwrap();
     let first_code = h.last_code();
     let second = h.send("alice").await.unwrap();
@@ -213,7 +203,7 @@ async fn resend_replaces_the_code_and_auth_code() {
 
 #[tokio::test]
 async fn resend_waits_for_the_cooldown_and_sends_nothing_meanwhile() {
-    let h = harness(Policy { resend_cooldown_seconds: 30, ..unlimited() });
+    let h = harness(Policy { resend_cooldown_seconds: 30, ..Policy::without_send_limits() });
     h.send("alice").await.unwrap();
     h.clock.advance(10);
     match h.send("alice").await {
@@ -228,7 +218,7 @@ async fn resend_waits_for_the_cooldown_and_sends_nothing_meanwhile() {
 
 #[tokio::test]
 async fn cooldown_is_per_phone() {
-    let h = harness(Policy { resend_cooldown_seconds: 30, ..unlimited() });
+    let h = harness(Policy { resend_cooldown_seconds: 30, ..Policy::without_send_limits() });
     let other = PhoneNumber::parse("9876543210", "IN").unwrap();
     h.send("alice").await.unwrap();
     h.send_from("alice", &other, None).await.unwrap();
@@ -236,7 +226,7 @@ async fn cooldown_is_per_phone() {
 
 #[tokio::test]
 async fn hourly_phone_limit_holds_until_the_window_ends() {
-    let h = harness(Policy { max_sends_per_phone_per_hour: 5, ..unlimited() });
+    let h = harness(Policy { max_sends_per_phone_per_hour: 5, ..Policy::without_send_limits() });
     h.clock.advance(600);
     for _ in 0..5 {
         h.send("alice").await.unwrap();
@@ -254,7 +244,7 @@ async fn hourly_phone_limit_holds_until_the_window_ends() {
 
 #[tokio::test]
 async fn hourly_subject_limit_spans_phones() {
-    let h = harness(Policy { max_sends_per_subject_per_hour: 2, ..unlimited() });
+    let h = harness(Policy { max_sends_per_subject_per_hour: 2, ..Policy::without_send_limits() });
     let phones = ["9876543210", "9876543211", "9876543212"]
         .map(|number| PhoneNumber::parse(number, "IN").unwrap());
     h.send_from("alice", &phones[0], None).await.unwrap();
@@ -266,7 +256,7 @@ async fn hourly_subject_limit_spans_phones() {
 
 #[tokio::test]
 async fn hourly_ip_limit_spans_subjects_and_phones() {
-    let h = harness(Policy { max_sends_per_ip_per_hour: 2, ..unlimited() });
+    let h = harness(Policy { max_sends_per_ip_per_hour: 2, ..Policy::without_send_limits() });
     let ip = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
     let other_ip = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 8)));
     let phones = ["9876543210", "9876543211", "9876543212"]
@@ -280,7 +270,7 @@ async fn hourly_ip_limit_spans_subjects_and_phones() {
 
 #[tokio::test]
 async fn a_limit_of_zero_disables_it() {
-    let h = harness(unlimited());
+    let h = harness(Policy::without_send_limits());
     for _ in 0..20 {
         h.send("alice").await.unwrap();
     }
@@ -292,7 +282,7 @@ async fn refused_sends_do_not_count_against_the_hourly_limits() {
     let h = harness(Policy {
         resend_cooldown_seconds: 30,
         max_sends_per_phone_per_hour: 2,
-        ..unlimited()
+        ..Policy::without_send_limits()
     });
     h.send("alice").await.unwrap();
     for _ in 0..5 {
