@@ -194,8 +194,35 @@ fn parse_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, Ap
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::InvalidRequest("request body must be a JSON object".to_owned()));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::InvalidRequest(format!("invalid JSON body: {error}")))
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut json).map_err(|error| {
+        ApiError::InvalidRequest(describe_json_error(&error.path().to_string(), error.inner()))
+    })?;
+    json.end().map_err(|error| ApiError::InvalidRequest(describe_json_error("", &error)))?;
+    Ok(value)
+}
+
+/// What is wrong with a body, naming the field at `path` but never echoing a value: bodies
+/// hold phone numbers and codes.
+fn describe_json_error(path: &str, error: &serde_json::Error) -> String {
+    if !error.is_data() {
+        return format!(
+            "body is not valid JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        );
+    }
+    let message = error.to_string();
+    fn without_position(text: &str) -> &str {
+        text.split(" at line").next().unwrap_or(text)
+    }
+    if message.starts_with("missing field") {
+        return without_position(&message).to_owned();
+    }
+    let expected = message
+        .split_once(", expected ")
+        .map_or("another type", |(_, expected)| without_position(expected));
+    format!("{path} must be {expected}")
 }
 
 /// The caller's address as API Gateway saw it.

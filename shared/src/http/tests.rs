@@ -309,6 +309,28 @@ async fn refused_destinations_get_403_or_400() {
 }
 
 #[tokio::test]
+async fn malformed_bodies_are_described_without_echoing_values() {
+    let (f, _) = fixture(Policy::default()).await;
+    let cases = [
+        (json!("{\"phone_number\": 98765432"), "body is not valid JSON (line 1, column 25)"),
+        (json!({"countryCode": "+91"}), "missing field `phone_number`"),
+        (
+            json!({"phone_number": 9876543219.5_f64, "countryCode": "+91"}),
+            "phone_number must be a string or a non-negative integer",
+        ),
+        (
+            json!(json!({"phone_number": "9876543219", "countryCode": "+91"}).to_string() + " x"),
+            "body is not valid JSON (line 1, column 51)",
+        ),
+    ];
+    for (body, message) in cases {
+        let answer = f.call(Endpoint::Register, event(REGISTER, Some(body.clone()))).await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+        assert_eq!(answer.body["message"], message, "body {body}");
+    }
+}
+
+#[tokio::test]
 async fn base64_encoded_bodies_are_read() {
     let (f, _) = fixture(Policy::default()).await;
     let mut raw: Value = serde_json::from_str(REGISTER).unwrap();
