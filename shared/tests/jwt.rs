@@ -245,19 +245,19 @@ async fn hostile_tokens_against_a_public_key_are_refused() {
 
 #[tokio::test]
 async fn jwks_keys_are_found_by_kid_and_refreshed_at_most_once_per_interval() {
+    // Tokens are signed before the clock of the interval starts: signing is the slow part.
+    let k1 = sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE));
+    let no_kid = sign(&rs256(None), &claims(), &rsa(RSA_PRIVATE));
+    let unknown = sign(&rs256(Some("k2")), &claims(), &rsa(ATTACKER_PRIVATE));
     let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
     let settings = jwt_settings(&[("JWT_JWKS_URL", &server.url)]);
-    let interval = Duration::from_millis(300);
+    let interval = Duration::from_secs(1);
     let api = api_with(JwtVerifier::with_jwks_refresh(&settings, interval).await.unwrap());
     assert_eq!(server.fetches(), 1, "fetched at start");
 
-    let k1 = sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE));
     assert_accepted(&api, &k1, "kid k1").await;
     assert_eq!(server.fetches(), 1, "a cached key needs no fetch");
-
-    let no_kid = sign(&rs256(None), &claims(), &rsa(RSA_PRIVATE));
     assert_refused(&api, &no_kid, "no kid").await;
-    let unknown = sign(&rs256(Some("k2")), &claims(), &rsa(ATTACKER_PRIVATE));
     assert_refused(&api, &unknown, "unknown kid").await;
     assert_refused(&api, &unknown, "unknown kid again").await;
     assert_eq!(server.fetches(), 1, "no refresh within the interval");
