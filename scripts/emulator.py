@@ -1,4 +1,5 @@
-"""DynamoDB and SNS on localhost for the functions: moto's server with the table made.
+"""DynamoDB and SNS on localhost for the functions: moto's server (one request at a time,
+see moto_serial.py) with the table made.
 
 Run by `make emulator`. Serves until interrupted. The table mirrors CodesTable in
 template.yaml: string partition key `pk`, on-demand, TTL on `purge_at`.
@@ -6,19 +7,20 @@ template.yaml: string partition key `pk`, on-demand, TTL on `purge_at`.
 
 import os
 import sys
+import threading
 import time
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto_serial import serve
 
 PORT = int(os.environ.get("EMULATOR_PORT", "5000"))
 TABLE = os.environ.get("TABLE_NAME", "otp-codes")
 
 
 def main() -> int:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=PORT)
-    server.start()
+    threading.Thread(target=serve, args=("127.0.0.1", PORT), daemon=True).start()
     endpoint = f"http://127.0.0.1:{PORT}"
+    time.sleep(1)  # the server thread binds its port
     dynamodb = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
@@ -42,8 +44,7 @@ def main() -> int:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        server.stop()
-    return 0
+        return 0
 
 
 if __name__ == "__main__":

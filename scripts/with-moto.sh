@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs a command with moto's DynamoDB/SNS emulator on a free local port, exported to it as
-# MOTO_ENDPOINT, and stops the emulator afterwards, whatever the command's outcome.
+# Runs a command with moto's DynamoDB/SNS emulator (serving one request at a time, as
+# scripts/moto_serial.py explains) on a free local port, exported to it as MOTO_ENDPOINT,
+# and stops the emulator afterwards, whatever the command's outcome.
 set -euo pipefail
 
 venv="${VENV:-.venv}"
@@ -8,7 +9,7 @@ port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0
 export MOTO_ENDPOINT="http://127.0.0.1:$port"
 log=$(mktemp)
 
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+"$venv/bin/python" "$(dirname "$0")/moto_serial.py" 127.0.0.1 "$port" >"$log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$log"' EXIT
 
