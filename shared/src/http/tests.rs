@@ -47,6 +47,14 @@ async fn fixture_with<S: ChallengeStore, M: SmsSender, R: RandomSource>(
     Fixture { api: Api::new(jwt, otp), clock }
 }
 
+/// A fixture whose random source hands out `digits` in turn (codes, then auth codes).
+async fn scripted(
+    digits: &[&'static str],
+    policy: Policy,
+) -> Fixture<MemoryStore, Arc<Inbox>, FixedRandom> {
+    fixture_with(MemoryStore::new(), Arc::new(Inbox::new()), FixedRandom::new(digits), policy).await
+}
+
 async fn fixture(policy: Policy) -> (Fixture<MemoryStore, Arc<Inbox>, OsRandom>, Arc<Inbox>) {
     let inbox = Arc::new(Inbox::new());
     (fixture_with(MemoryStore::new(), inbox.clone(), OsRandom, policy).await, inbox)
@@ -114,14 +122,7 @@ async fn register_event_answers_in_the_contract_shape_and_sends_the_sms() {
 
 #[tokio::test]
 async fn verify_event_with_numeric_codes_verifies_once() {
-    let random = FixedRandom::new(&["123456", "1234"]);
-    let f = fixture_with(
-        MemoryStore::new(),
-        Arc::new(Inbox::new()),
-        random,
-        Policy::without_send_limits(),
-    )
-    .await;
+    let f = scripted(&["123456", "1234"], Policy::without_send_limits()).await;
     assert_eq!(f.call(Endpoint::Register, event(REGISTER, None)).await.body["authCode"], "1234");
 
     let answer = f.call(Endpoint::Verify, event(VERIFY, None)).await;
@@ -136,14 +137,7 @@ async fn verify_event_with_numeric_codes_verifies_once() {
 
 #[tokio::test]
 async fn numbers_that_lost_leading_zeros_still_verify() {
-    let random = FixedRandom::new(&["012345", "0042"]);
-    let f = fixture_with(
-        MemoryStore::new(),
-        Arc::new(Inbox::new()),
-        random,
-        Policy::without_send_limits(),
-    )
-    .await;
+    let f = scripted(&["012345", "0042"], Policy::without_send_limits()).await;
     assert_eq!(f.call(Endpoint::Register, event(REGISTER, None)).await.body["authCode"], "0042");
     let body = verify_body(json!(42), json!(12345));
     let answer = f.call(Endpoint::Verify, event(VERIFY, Some(body))).await;
@@ -343,14 +337,9 @@ async fn base64_encoded_bodies_are_read() {
 
 #[tokio::test]
 async fn every_verification_failure_has_its_own_code() {
-    let random = FixedRandom::new(&["123456", "1234"]);
-    let f = fixture_with(
-        MemoryStore::new(),
-        Arc::new(Inbox::new()),
-        random,
-        Policy { max_attempts: 2, ..Policy::without_send_limits() },
-    )
-    .await;
+    let f =
+        scripted(&["123456", "1234"], Policy { max_attempts: 2, ..Policy::without_send_limits() })
+            .await;
     let wrong = || event(VERIFY, Some(verify_body(json!("1234"), json!("000000"))));
     let no_code = f.call(Endpoint::Verify, wrong()).await;
     assert_error(&no_code, StatusCode::UNAUTHORIZED, "OTP_NOT_FOUND");
@@ -364,14 +353,9 @@ async fn every_verification_failure_has_its_own_code() {
 
 #[tokio::test]
 async fn locked_challenge_answers_too_many_attempts() {
-    let random = FixedRandom::new(&["123456", "1234"]);
-    let f = fixture_with(
-        MemoryStore::new(),
-        Arc::new(Inbox::new()),
-        random,
-        Policy { max_attempts: 2, ..Policy::without_send_limits() },
-    )
-    .await;
+    let f =
+        scripted(&["123456", "1234"], Policy { max_attempts: 2, ..Policy::without_send_limits() })
+            .await;
     f.call(Endpoint::Register, event(REGISTER, None)).await;
     for _ in 0..2 {
         let wrong = event(VERIFY, Some(verify_body(json!("1234"), json!("000000"))));
