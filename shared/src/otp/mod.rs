@@ -145,10 +145,7 @@ where
 
     async fn issue_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
         if let Some(refusal) = self.policy.destination_refusal(request.phone) {
-            tracing::info!(
-                event = "otp.refused",
-                reason = ?refusal,
-            );
+            tracing::info!(event = "otp.refused", reason = ?refusal);
             return Err(refusal.into());
         }
         let now = self.clock.now();
@@ -182,7 +179,7 @@ where
             self.store.issue(&challenge, &counters, now).await?
         {
             let retry_after_seconds = retry_at.saturating_sub(now).max(1);
-            tracing::info!(event = "otp.rate_limited", retry_after_seconds,);
+            tracing::info!(event = "otp.rate_limited", retry_after_seconds);
             return Err(OtpError::RateLimited { retry_after_seconds });
         }
 
@@ -192,7 +189,7 @@ where
         }
         let message = self.policy.message(&code);
         if let Err(error) = self.sms.send(request.phone, &message).await {
-            tracing::error!(event = "otp.sms_failed", error = %error);
+            tracing::error!(event = "otp.sms_failed", error = ?error);
             if let Err(store_error) = self.store.withdraw(&challenge.phone_key, &challenge.id).await
             {
                 tracing::error!(event = "otp.withdraw_failed", error = %store_error);
