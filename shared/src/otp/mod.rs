@@ -139,11 +139,16 @@ where
     /// refused or a send limit holds. Register and resend are both this: neither can skip
     /// the other's limits. A test number gets its fixed code and no SMS.
     pub async fn send_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
-        let span = self.audit_span(request.phone, request.subject);
-        self.issue_code(request).instrument(span).await
+        let subject_key = self.key.pseudonym("subject", request.subject);
+        let span = self.audit_span(request.phone, &subject_key);
+        self.issue_code(request, &subject_key).instrument(span).await
     }
 
-    async fn issue_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
+    async fn issue_code(
+        &self,
+        request: SendRequest<'_>,
+        subject_key: &str,
+    ) -> Result<CodeSent, OtpError> {
         if let Some(refusal) = self.policy.destination_refusal(request.phone) {
             tracing::info!(event = "otp.refused", reason = ?refusal);
             return Err(refusal.into());
@@ -172,7 +177,7 @@ where
             attempts: 0,
             used: false,
         };
-        let counters = self.send_counters(&request, &challenge.phone_key, now);
+        let counters = self.send_counters(&request, &challenge.phone_key, subject_key, now);
         let is_new_user = !self.store.is_verified(&challenge.phone_key).await?;
 
         if let IssueOutcome::Refused { retry_at } =
@@ -203,7 +208,7 @@ where
     /// Checks a code against the phone's pending challenge. Every check counts against the
     /// attempt budget; the right code verifies once and records the phone as verified.
     pub async fn verify_code(&self, request: VerifyRequest<'_>) -> Result<(), OtpError> {
-        let span = self.audit_span(request.phone, request.subject);
+        let span = self.audit_span(request.phone, &self.key.pseudonym("subject", request.subject));
         self.check_code(request).instrument(span).await
     }
 
@@ -239,9 +244,9 @@ where
     }
 
     /// The span every lifecycle event of one request is logged in: the masked phone, its
-    /// country and a pseudonym of the subject, never the code.
-    fn audit_span(&self, phone: &PhoneNumber, subject: &str) -> tracing::Span {
-        let subject = &self.key.pseudonym("subject", subject)[..16];
+    /// country and the first 16 hex digits of the subject's pseudonym, never the code.
+    fn audit_span(&self, phone: &PhoneNumber, subject_key: &str) -> tracing::Span {
+        let subject = &subject_key[..16];
         tracing::info_span!("otp", phone = %phone, country = phone.region(), subject)
     }
 
@@ -254,15 +259,15 @@ where
         &self,
         request: &SendRequest<'_>,
         phone_key: &str,
+        subject_key: &str,
         now: EpochSeconds,
     ) -> Vec<SendCounter> {
         let window_start = now - now % SEND_WINDOW_SECONDS;
         let resets_at = window_start + SEND_WINDOW_SECONDS;
-        let subject_key = self.key.pseudonym("subject", request.subject);
         let ip_key = request.client_ip.map(|ip| self.key.pseudonym("ip", &ip.to_string()));
         [
             ("phone", Some(phone_key.to_owned()), self.policy.max_sends_per_phone_per_hour),
-            ("subject", Some(subject_key), self.policy.max_sends_per_subject_per_hour),
+            ("subject", Some(subject_key.to_owned()), self.policy.max_sends_per_subject_per_hour),
             ("ip", ip_key, self.policy.max_sends_per_ip_per_hour),
         ]
         .into_iter()
