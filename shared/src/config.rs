@@ -230,21 +230,27 @@ fn parse_test_numbers(
     list: &str,
     code_length: usize,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
+    // Entries are named by position: the error is logged at start and must not carry a
+    // number or a code.
     let invalid = |reason: String| ConfigError::Invalid { name: "OTP_TEST_NUMBERS", reason };
     list.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
-        .map(|entry| {
+        .enumerate()
+        .map(|(index, entry)| {
+            let position = index + 1;
             let (number, code) = entry
                 .split_once('=')
-                .ok_or_else(|| invalid(format!("{entry:?} is not NUMBER=CODE")))?;
+                .ok_or_else(|| invalid(format!("entry {position} is not NUMBER=CODE")))?;
             let phone = PhoneNumber::parse(number, "")
                 .ok()
                 .filter(|_| number.trim().starts_with('+'))
-                .ok_or_else(|| invalid(format!("{number:?} is not a valid +E.164 number")))?;
+                .ok_or_else(|| invalid(format!("entry {position} is not a valid +E.164 number")))?;
             let code = code.trim();
             if code.len() != code_length || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(format!("the code for {phone} must be {code_length} digits")));
+                return Err(invalid(format!(
+                    "the code of entry {position} must be {code_length} digits"
+                )));
             }
             Ok((phone.e164().to_owned(), code.to_owned()))
         })
@@ -615,7 +621,13 @@ mod tests {
         for (name, value) in cases {
             let pairs = [SECRETS.as_slice(), &[(name, value)]].concat();
             match Settings::from_lookup(&env(&pairs)) {
-                Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name),
+                Err(ConfigError::Invalid { name: named, reason }) => {
+                    assert_eq!(named, name);
+                    if name == "OTP_TEST_NUMBERS" {
+                        assert!(!reason.contains("5550123"), "no number echoed: {reason}");
+                        assert!(!reason.contains("1234"), "no code echoed: {reason}");
+                    }
+                }
                 other => panic!("{name}={value}: expected an error naming it, got {other:?}"),
             }
         }
