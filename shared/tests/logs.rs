@@ -1,7 +1,9 @@
 //! What the logs say. One test in this binary, so its subscriber is the process's only one.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod capture;
+
+use capture::Capture;
+use std::sync::Arc;
 
 use lambda_http::Request;
 use otp_shared::config::Settings;
@@ -18,21 +20,6 @@ const VERIFY: &str = include_str!("../../events/verify.json");
 const BAD_TOKEN: &str = include_str!("../../events/register-bad-token.json");
 const ENV: &str = include_str!("../../events/env.json");
 
-/// Collects formatted log output in memory.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn event(json: &str, body: Option<Value>) -> Request {
     let mut event: Value = serde_json::from_str(json).unwrap();
     if let Some(body) = body {
@@ -43,7 +30,7 @@ fn event(json: &str, body: Option<Value>) -> Request {
 
 #[tokio::test]
 async fn logs_carry_events_but_no_code_token_or_full_phone() {
-    let logs = LogBuffer::default();
+    let logs = Capture::default();
     let writer = logs.clone();
     tracing_subscriber::fmt()
         .json()
@@ -81,7 +68,7 @@ async fn logs_carry_events_but_no_code_token_or_full_phone() {
     }
     api.handle(Endpoint::Register, event(BAD_TOKEN, None)).await.unwrap();
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     for event in ["otp.sent", "otp.failed", "otp.verified", "auth.refused"] {
         assert!(text.contains(event), "{event} is logged:\n{text}");
     }

@@ -1,9 +1,9 @@
 //! Lifecycle events as CloudWatch Embedded Metric Format lines. One test in this binary, so
 //! its subscriber is the process's only one.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod capture;
 
+use capture::Capture;
 use otp_shared::config::Policy;
 use otp_shared::otp::{OtpError, OtpService, SendRequest, VerifyRequest};
 use otp_shared::phone::PhoneNumber;
@@ -16,23 +16,9 @@ use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn each_lifecycle_event_is_one_metric_line() {
-    let lines = Lines::default();
+    let lines = Capture::default();
     let writer = lines.clone();
     tracing_subscriber::registry().with(EmfLayer::new("OtpTest", move || writer.clone())).init();
 
@@ -48,7 +34,7 @@ async fn each_lifecycle_event_is_one_metric_line() {
     assert!(otp.verify_code(verify).await.is_err());
     tracing::info!(event = "auth.refused", "not a lifecycle event");
 
-    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let text = lines.text();
     let metrics: Vec<Value> =
         text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     let events: Vec<&str> = metrics.iter().map(|m| m["Event"].as_str().unwrap()).collect();
