@@ -2,28 +2,19 @@
 //! never a panic, never a 5xx, always a JSON object.
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use lambda_http::Body;
 use libfuzzer_sys::fuzz_target;
-use otp_shared::config::{JwtSettings, Policy};
-use otp_shared::http::{Api, Endpoint, TOKEN_HEADER};
-use otp_shared::jwt::{self, JwtVerifier};
-use otp_shared::otp::OtpService;
-use otp_shared::secret::HashKey;
-use otp_shared::sms::Inbox;
-use otp_shared::store::MemoryStore;
-use otp_shared::system::{ManualClock, OsRandom};
-
-const REGISTER: &str = include_str!("../../events/register.json");
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-const NOW: u64 = 1_795_833_600;
-
-type FuzzApi = Api<MemoryStore, Arc<Inbox>, ManualClock, OsRandom>;
+use otp_shared::http::Endpoint;
+use otp_shared::jwt::{self, JwtSettings};
+use otp_shared::otp::Policy;
+use otp_testkit::keys::SECRET;
+use otp_testkit::{START, TestApi, events};
 
 struct Harness {
     runtime: tokio::runtime::Runtime,
-    api: FuzzApi,
+    api: TestApi,
     token: String,
 }
 
@@ -32,19 +23,11 @@ fn harness() -> &'static Harness {
     HARNESS.get_or_init(|| {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let settings = JwtSettings::with_secret(SECRET);
-        let jwt = runtime.block_on(JwtVerifier::new(&settings)).unwrap();
-        let policy = Policy::without_send_limits();
-        let otp = OtpService::new(
-            MemoryStore::new(),
-            Arc::new(Inbox::new()),
-            ManualClock::new(NOW),
-            OsRandom,
-            policy,
-            HashKey::new(SECRET).unwrap(),
-        );
+        let api = otp_testkit::api().jwt(settings.clone()).policy(Policy::without_send_limits());
+        let api = runtime.block_on(api.build());
         // Valid for a century of wall-clock time: the JWT check reads the system clock.
-        let token = jwt::mint(&settings, "fuzz", NOW, 3_153_600_000).unwrap();
-        Harness { runtime, api: Api::new(jwt, otp), token }
+        let token = jwt::mint(&settings, "fuzz", START, 3_153_600_000).unwrap();
+        Harness { runtime, api, token }
     })
 }
 
@@ -52,9 +35,8 @@ fuzz_target!(|input: (u8, &[u8])| {
     let (which, body) = input;
     let harness = harness();
     let endpoint = Endpoint::ALL[usize::from(which) % Endpoint::ALL.len()];
-    let mut request = lambda_http::request::from_str(REGISTER).unwrap();
+    let mut request = events::register().token(&harness.token).request();
     *request.body_mut() = Body::Binary(body.to_vec());
-    request.headers_mut().insert(TOKEN_HEADER, harness.token.parse().unwrap());
     let response = harness.runtime.block_on(harness.api.handle(endpoint, request)).unwrap();
     assert!(response.status().as_u16() < 500, "status {}", response.status());
     let json: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();

@@ -23,7 +23,7 @@ use otp_shared::system::{OsRandom, SystemClock};
 use tokio::net::TcpListener;
 
 /// The API as the local server runs it.
-pub type LocalApi = Api<MemoryStore, Arc<Inbox>, SystemClock, OsRandom>;
+pub type LocalApi = Api<MemoryStore, Inbox, SystemClock, OsRandom>;
 
 /// The path that lists the SMS inbox.
 pub const INBOX_PATH: &str = "/_local/sms";
@@ -35,13 +35,14 @@ const OPENAPI: &str = include_str!("../../openapi.yaml");
 
 /// What every connection shares.
 pub struct LocalServer {
-    pub api: LocalApi,
-    pub inbox: Arc<Inbox>,
+    api: LocalApi,
+    inbox: Inbox,
     requests: AtomicU64,
 }
 
 impl LocalServer {
-    pub fn new(api: LocalApi, inbox: Arc<Inbox>) -> Self {
+    /// Serves `api`, and `inbox` at [`INBOX_PATH`]; `inbox` should be the API's SMS sender.
+    pub fn new(api: LocalApi, inbox: Inbox) -> Self {
         Self { api, inbox, requests: AtomicU64::new(0) }
     }
 

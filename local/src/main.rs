@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use otp_local::{INBOX_PATH, LocalServer, OPENAPI_PATH};
-use otp_shared::config::{JwtSettings, Settings};
+use otp_shared::config::Settings;
 use otp_shared::http::{Api, Endpoint};
-use otp_shared::jwt::{self, JwtVerifier};
+use otp_shared::jwt::{self, JwtSettings, JwtVerifier};
 use otp_shared::otp::OtpService;
 use otp_shared::otp::ports::{Clock, RandomSource};
 use otp_shared::sms::Inbox;
@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     otp_shared::telemetry::init_local();
-    let inbox = Arc::new(Inbox::echoing());
+    let inbox = Inbox::echoing();
     let otp = OtpService::new(
         MemoryStore::new(),
         inbox.clone(),

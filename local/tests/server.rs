@@ -1,5 +1,6 @@
 //! `otp-local` as a newcomer runs it: the binary started on a free port, a token minted by
 //! its `token` command, and requests over real HTTP.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -27,6 +27,7 @@ pub struct AwsSettings {
 }
 
 impl AwsSettings {
+    /// Reads the adapters' settings through `lookup`.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: required(lookup, "TABLE_NAME")?,
@@ -58,15 +59,25 @@ pub async fn api(
     let sms = SnsSender::new(sns, aws.sms_sender_id);
     let otp =
         OtpService::new(store, sms, SystemClock, OsRandom, settings.policy, settings.hash_key);
-    Ok(Api::new(JwtVerifier::new(&settings.jwt).await?, otp))
+    let jwt = JwtVerifier::new(&settings.jwt).await.map_err(|error| ConfigError::Invalid {
+        name: "JWT_JWKS_URL",
+        reason: error.to_string(),
+    })?;
+    Ok(Api::new(jwt, otp))
 }
 
 /// Everything a function needs, from its environment: what each `main` calls once, at init.
 /// A missing or invalid setting fails here, naming the variable.
 pub async fn api_from_env() -> Result<AwsApi, ConfigError> {
-    let lookup = |name: &str| std::env::var(name).ok();
-    let settings = Settings::from_lookup(&lookup)?;
-    let aws = AwsSettings::from_lookup(&lookup)?;
-    let sdk = sdk_config().await;
-    api(settings, aws, aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_sns::Client::new(&sdk)).await
+    api_from_lookup(&|name: &str| std::env::var(name).ok(), &sdk_config().await).await
+}
+
+/// The API from the variables `lookup` gives, over clients made from `sdk`.
+pub async fn api_from_lookup(
+    lookup: &impl Fn(&str) -> Option<String>,
+    sdk: &SdkConfig,
+) -> Result<AwsApi, ConfigError> {
+    let settings = Settings::from_lookup(lookup)?;
+    let aws = AwsSettings::from_lookup(lookup)?;
+    api(settings, aws, aws_sdk_dynamodb::Client::new(sdk), aws_sdk_sns::Client::new(sdk)).await
 }

@@ -1,5 +1,6 @@
 //! Phone verification by SMS one-time codes: the OTP policy, its ports and adapters, the
 //! JWT check and the HTTP layer shared by the three Lambda functions and the local server.
+#![warn(missing_docs)]
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -14,5 +15,5 @@ pub mod store;
 pub mod system;
 pub mod telemetry;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -14,9 +14,13 @@ pub const MIN_KEY_BYTES: usize = 32;
 /// What a code is bound to: the challenge it was issued for, the phone, the JWT subject
 /// and the auth code handed to that subject.
 pub struct CodeBinding<'a> {
+    /// The challenge's random identifier.
     pub challenge_id: &'a str,
+    /// The phone number, E.164.
     pub phone_e164: &'a str,
+    /// The JWT subject that asked for the code.
     pub subject: &'a str,
+    /// The `authCode` handed to that subject.
     pub auth_code: &'a str,
 }
 

@@ -1,6 +1,5 @@
-//! The production clock and random source, and a clock tests can move.
+//! The production clock and random source.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::rngs::OsRng;
@@ -31,33 +30,6 @@ impl RandomSource for OsRandom {
         let mut bytes = [0u8; 16];
         OsRng.fill_bytes(&mut bytes);
         hex::encode(bytes)
-    }
-}
-
-/// A clock that stands still until told to move.
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicU64);
-
-impl ManualClock {
-    pub fn new(now: EpochSeconds) -> Self {
-        Self(AtomicU64::new(now))
-    }
-
-    /// Moves the clock forward by `seconds`.
-    pub fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> EpochSeconds {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl<T: Clock> Clock for std::sync::Arc<T> {
-    fn now(&self) -> EpochSeconds {
-        (**self).now()
     }
 }
 
@@ -96,14 +68,6 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn manual_clock_moves_only_when_told() {
-        let clock = ManualClock::new(1_000);
-        assert_eq!(clock.now(), 1_000);
-        clock.advance(30);
-        assert_eq!(clock.now(), 1_030);
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub struct EmfLayer<W> {
 }
 
 impl<W> EmfLayer<W> {
+    /// A layer that writes metrics in `namespace` to `writer`.
     pub fn new(namespace: impl Into<String>, writer: W) -> Self {
         Self { namespace: namespace.into(), writer }
     }

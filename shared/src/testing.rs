@@ -1,43 +1,156 @@
-//! Test doubles shared by the crate's tests.
+//! Test doubles of the ports, for this crate's tests and, with the `testing` feature, for
+//! the test kit and the fuzz targets. Never part of a deployed build.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::otp::ports::{
-    AttemptClaim, Challenge, ChallengeStore, EpochSeconds, IssueOutcome, RandomSource, SendCounter,
-    SmsError, SmsSender, StoreError,
+    AttemptClaim, Challenge, ChallengeStore, Clock, EpochSeconds, IssueOutcome, RandomSource,
+    SendCounter, SmsError, SmsSender, StoreError,
 };
+use crate::otp::{OtpService, Policy};
 use crate::phone::PhoneNumber;
+use crate::secret::HashKey;
+use crate::sms::Inbox;
+use crate::store::MemoryStore;
+use crate::system::OsRandom;
 
-/// Hands out the given digit strings in turn, round and round, and identifiers `id-1`, `id-2`, ...
+/// 2026-01-01T00:00:00Z, an hour boundary: where test clocks start.
+pub const START: EpochSeconds = 1_767_225_600;
+
+/// The hash key tests use unless they say otherwise.
+pub fn hash_key() -> HashKey {
+    HashKey::new(*b"0123456789abcdef0123456789abcdef").expect("32 bytes is long enough")
+}
+
+/// An [`OtpService`] with test defaults: an empty [`MemoryStore`], an [`Inbox`], a
+/// [`ManualClock`] at [`START`], the OS random source, the default policy and [`hash_key`].
+/// Each port can be replaced; pass a clone of a handle to keep reading it.
+pub fn service() -> ServiceBuilder<MemoryStore, Inbox, ManualClock, OsRandom> {
+    ServiceBuilder {
+        store: MemoryStore::new(),
+        sms: Inbox::new(),
+        clock: ManualClock::new(START),
+        random: OsRandom,
+        policy: Policy::default(),
+        key: hash_key(),
+    }
+}
+
+/// Builds an [`OtpService`]; see [`service`].
+#[derive(Debug, Clone)]
+pub struct ServiceBuilder<S, M, C, R> {
+    store: S,
+    sms: M,
+    clock: C,
+    random: R,
+    policy: Policy,
+    key: HashKey,
+}
+
+impl<S, M, C, R> ServiceBuilder<S, M, C, R> {
+    /// Uses `store`.
+    pub fn store<T>(self, store: T) -> ServiceBuilder<T, M, C, R> {
+        let Self { sms, clock, random, policy, key, .. } = self;
+        ServiceBuilder { store, sms, clock, random, policy, key }
+    }
+
+    /// Sends SMS through `sms`.
+    pub fn sms<T>(self, sms: T) -> ServiceBuilder<S, T, C, R> {
+        let Self { store, clock, random, policy, key, .. } = self;
+        ServiceBuilder { store, sms, clock, random, policy, key }
+    }
+
+    /// Reads the time from `clock`.
+    pub fn clock<T>(self, clock: T) -> ServiceBuilder<S, M, T, R> {
+        let Self { store, sms, random, policy, key, .. } = self;
+        ServiceBuilder { store, sms, clock, random, policy, key }
+    }
+
+    /// Draws codes and identifiers from `random`.
+    pub fn random<T>(self, random: T) -> ServiceBuilder<S, M, C, T> {
+        let Self { store, sms, clock, policy, key, .. } = self;
+        ServiceBuilder { store, sms, clock, random, policy, key }
+    }
+
+    /// Applies `policy`.
+    pub fn policy(self, policy: Policy) -> Self {
+        Self { policy, ..self }
+    }
+
+    /// Hashes with `key`.
+    pub fn key(self, key: HashKey) -> Self {
+        Self { key, ..self }
+    }
+}
+
+impl<S, M, C, R> ServiceBuilder<S, M, C, R>
+where
+    S: ChallengeStore,
+    M: SmsSender,
+    C: Clock,
+    R: RandomSource,
+{
+    /// The service.
+    pub fn build(self) -> OtpService<S, M, C, R> {
+        OtpService::new(self.store, self.sms, self.clock, self.random, self.policy, self.key)
+    }
+}
+
+/// A clock that stands still until told to move. Clones share the time.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock showing `now`.
+    pub fn new(now: EpochSeconds) -> Self {
+        Self(Arc::new(AtomicU64::new(now)))
+    }
+
+    /// Moves the clock forward by `seconds`.
+    pub fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> EpochSeconds {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Hands out the given digit strings in turn, round and round, and identifiers `id-1`,
+/// `id-2`, ... Clones share the sequence.
+#[derive(Debug, Clone)]
 pub struct FixedRandom {
-    digits: Mutex<VecDeque<&'static str>>,
-    ids: Mutex<u32>,
+    digits: Arc<Mutex<VecDeque<&'static str>>>,
+    ids: Arc<AtomicU64>,
 }
 
 impl FixedRandom {
+    /// A source that hands out `digits` in turn; each must have the length asked for.
     pub fn new(digits: &[&'static str]) -> Self {
-        Self { digits: Mutex::new(digits.iter().copied().collect()), ids: Mutex::new(0) }
+        Self { digits: Arc::new(Mutex::new(digits.iter().copied().collect())), ids: Arc::default() }
     }
 }
 
 impl RandomSource for FixedRandom {
     fn digits(&self, len: usize) -> String {
-        let mut queue = self.digits.lock().unwrap();
-        let digits = queue.pop_front().expect("digits given");
+        let mut queue = self.digits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let digits = queue.pop_front().expect("FixedRandom was given digits");
         queue.push_back(digits);
-        assert_eq!(digits.len(), len);
+        assert_eq!(digits.len(), len, "FixedRandom was asked for {len} digits");
         digits.to_owned()
     }
 
     fn identifier(&self) -> String {
-        let mut ids = self.ids.lock().unwrap();
-        *ids += 1;
-        format!("id-{ids}")
+        format!("id-{}", self.ids.fetch_add(1, Ordering::SeqCst) + 1)
     }
 }
 
 /// Fails every send.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct BrokenSms;
 
 impl SmsSender for BrokenSms {
@@ -47,6 +160,7 @@ impl SmsSender for BrokenSms {
 }
 
 /// A store whose every operation fails, as when its backend is unreachable.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct BrokenStore;
 
 fn unreachable_store() -> StoreError {
@@ -87,5 +201,18 @@ impl ChallengeStore for BrokenStore {
 
     async fn is_verified(&self, _phone_key: &str) -> Result<bool, StoreError> {
         Err(unreachable_store())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(1_000);
+        assert_eq!(clock.now(), 1_000);
+        clock.clone().advance(30);
+        assert_eq!(clock.now(), 1_030, "clones share the time");
     }
 }

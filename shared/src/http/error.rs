@@ -9,21 +9,29 @@ use super::{MAX_BODY_BYTES, TOKEN_HEADER, json_response};
 use crate::otp::OtpError;
 use crate::phone::PhoneError;
 
-/// Why a request was not served.
+/// Why a request was not served. Its `Display` is the message the client reads; each
+/// wording is written once, here or on the error it wraps.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("missing or invalid {TOKEN_HEADER}")]
+    /// The token is missing, malformed, expired or wrongly signed.
+    #[error("Missing or invalid {TOKEN_HEADER}")]
     Unauthorized,
+    /// The body is not what the endpoint takes; the text says what is wrong.
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
+    /// The body is over [`MAX_BODY_BYTES`].
+    #[error("Request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
+    /// The phone number or country does not parse.
     #[error(transparent)]
     InvalidPhone(#[from] PhoneError),
-    #[error("no such endpoint")]
+    /// No endpoint has this path (local server).
+    #[error("No such endpoint")]
     NotFound,
-    #[error("method not allowed; use POST")]
+    /// The endpoint takes only `POST` (local server).
+    #[error("Method not allowed; use POST")]
     MethodNotAllowed,
+    /// The OTP service refused or failed.
     #[error(transparent)]
     Otp(#[from] OtpError),
 }
@@ -31,7 +39,9 @@ pub enum ApiError {
 /// The JSON body of every error: `{"code": "RATE_LIMITED", "message": "..."}`.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody {
+    /// The machine-readable code, such as `RATE_LIMITED`.
     pub code: &'static str,
+    /// What went wrong, for people.
     pub message: String,
 }
 
@@ -62,48 +72,13 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
-        match self {
-            Self::Otp(OtpError::RateLimited { retry_after_seconds }) => {
-                format!("Too many codes requested; retry in {retry_after_seconds} seconds")
-            }
-            Self::Otp(OtpError::CountryNotAllowed) => {
-                "Codes are not sent to this country".to_owned()
-            }
-            Self::Otp(OtpError::UnsupportedNumberType) => {
-                "Codes are only sent to numbers that can receive SMS, such as mobiles".to_owned()
-            }
-            Self::Otp(OtpError::NoPendingCode) => {
-                "No code is pending for this phone number; request a new one".to_owned()
-            }
-            Self::Otp(OtpError::WrongCode) => "The otp or authCode is not valid".to_owned(),
-            Self::Otp(OtpError::Expired) => "The code has expired; request a new one".to_owned(),
-            Self::Otp(OtpError::AlreadyUsed) => {
-                "The code has already been used; request a new one".to_owned()
-            }
-            Self::Otp(OtpError::TooManyAttempts) => {
-                "Too many wrong attempts; request a new code".to_owned()
-            }
-            Self::Otp(OtpError::SmsUnavailable(_)) => {
-                "The SMS could not be sent; try again shortly".to_owned()
-            }
-            Self::Otp(OtpError::Store(_)) => "Internal error; try again shortly".to_owned(),
-            Self::Unauthorized => format!("Missing or invalid {TOKEN_HEADER}"),
-            Self::InvalidRequest(message) => message.clone(),
-            Self::PayloadTooLarge => format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
-            Self::InvalidPhone(error) => error.to_string(),
-            Self::NotFound => "No such endpoint".to_owned(),
-            Self::MethodNotAllowed => "Method not allowed; use POST".to_owned(),
-        }
-    }
-
     /// The JSON response for this error. Unexpected failures are logged here, once.
     pub fn into_response(self) -> Response<Body> {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!(code, error = ?self, "request failed");
         }
-        let mut response = json_response(status, &ErrorBody { code, message: self.message() });
+        let mut response = json_response(status, &ErrorBody { code, message: self.to_string() });
         let headers = response.headers_mut();
         match self {
             Self::Otp(OtpError::RateLimited { retry_after_seconds }) => {

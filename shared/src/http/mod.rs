@@ -33,12 +33,16 @@ pub const VERIFIED_MESSAGE: &str = "Phone number verified successfully";
 /// One of the three endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
+    /// `POST /fe/users/auth/otp/register`: send a first code.
     Register,
+    /// `POST /fe/users/auth/otp/verify`: check a code.
     Verify,
+    /// `POST /fe/users/auth/otp/resend`: send a new code.
     Resend,
 }
 
 impl Endpoint {
+    /// Every endpoint.
     pub const ALL: [Self; 3] = [Self::Register, Self::Verify, Self::Resend];
 
     /// The path API Gateway routes to this endpoint.
@@ -82,6 +86,7 @@ where
     C: Clock,
     R: RandomSource,
 {
+    /// The API that checks tokens with `jwt` and serves codes with `otp`.
     pub fn new(jwt: JwtVerifier, otp: OtpService<S, M, C, R>) -> Self {
         Self { jwt, otp }
     }
@@ -252,6 +257,3 @@ pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Respon
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
-
-#[cfg(test)]
-mod tests;

@@ -27,10 +27,13 @@ impl PhoneBody {
 /// `{"phone_number", "countryCode", "authCode", "otp"}`: the body of verify.
 #[derive(Deserialize)]
 pub struct VerifyBody {
+    /// The phone number and its country.
     #[serde(flatten)]
     pub phone: PhoneBody,
+    /// The `authCode` that register or resend returned.
     #[serde(rename = "authCode")]
     pub auth_code: StringOrNumber,
+    /// The code from the SMS.
     pub otp: StringOrNumber,
 }
 
@@ -38,7 +41,9 @@ pub struct VerifyBody {
 /// Its `Debug` output is redacted: it may hold a code.
 #[derive(Clone, PartialEq, Eq)]
 pub enum StringOrNumber {
+    /// A JSON string, as sent.
     String(String),
+    /// A JSON integer.
     Number(u64),
 }
 

@@ -4,6 +4,7 @@
 //! when configured.
 
 mod jwks;
+mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use jwks::Jwks;
-
-use crate::config::{ConfigError, JwtKeys, JwtSettings};
+pub use settings::{Algorithms, InvalidAlgorithms, JwtKeys, JwtSettings, parse_public_key};
 
 /// Tokens longer than this are refused before any parsing; real ones are far shorter.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -28,14 +28,19 @@ pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(60);
 /// Why a token was refused. Callers answer every variant with the same 401.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
+    /// Over [`MAX_TOKEN_BYTES`].
     #[error("token is longer than {MAX_TOKEN_BYTES} bytes")]
     TooLong,
+    /// A JWKS is configured and the header has no `kid`.
     #[error("token names no key id (kid)")]
     MissingKeyId,
+    /// The JWKS has no key with the header's `kid`.
     #[error("no key with the token's kid")]
     UnknownKeyId,
+    /// The subject claim is absent, not a string, or blank.
     #[error("subject claim is missing or empty")]
     NoSubject,
+    /// Bad signature, algorithm, expiry, issuer, audience or encoding.
     #[error(transparent)]
     Invalid(#[from] jsonwebtoken::errors::Error),
 }
@@ -53,8 +58,9 @@ pub struct JwtVerifier {
 }
 
 impl JwtVerifier {
-    /// A verifier for `settings`; with a JWKS, its first fetch happens here.
-    pub async fn new(settings: &JwtSettings) -> Result<Self, ConfigError> {
+    /// A verifier for `settings`; with a JWKS, its first fetch happens here. Fails only when
+    /// the TLS client for the JWKS cannot be built.
+    pub async fn new(settings: &JwtSettings) -> std::io::Result<Self> {
         Self::with_jwks_refresh(settings, JWKS_MIN_REFRESH).await
     }
 
@@ -62,15 +68,12 @@ impl JwtVerifier {
     pub async fn with_jwks_refresh(
         settings: &JwtSettings,
         min_refresh: Duration,
-    ) -> Result<Self, ConfigError> {
+    ) -> std::io::Result<Self> {
         let keys = match &settings.keys {
             JwtKeys::Secret(secret) => Keys::Fixed(DecodingKey::from_secret(secret)),
             JwtKeys::PublicKey(key) => Keys::Fixed(key.clone()),
             JwtKeys::JwksUrl(url) => {
-                let jwks = Jwks::new(url.clone(), min_refresh).await.map_err(|error| {
-                    ConfigError::Invalid { name: "JWT_JWKS_URL", reason: error.to_string() }
-                })?;
-                Keys::Jwks(Box::new(jwks))
+                Keys::Jwks(Box::new(Jwks::new(url.clone(), min_refresh).await?))
             }
         };
         Ok(Self {
@@ -104,8 +107,9 @@ impl JwtVerifier {
 }
 
 fn validation(settings: &JwtSettings) -> Validation {
-    let mut validation = Validation::new(settings.algorithms[0]);
-    validation.algorithms = settings.algorithms.clone();
+    let algorithms = settings.algorithms.as_slice();
+    let mut validation = Validation::new(algorithms[0]);
+    validation.algorithms = algorithms.to_vec();
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_nbf = true;
     let mut required = vec!["exp"];

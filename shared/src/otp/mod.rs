@@ -1,6 +1,8 @@
 //! The OTP policy as plain Rust over the ports in [`ports`]: issuing codes within the send
 //! limits, and verifying them once, within their lifetime and attempt budget.
 
+pub mod destinations;
+mod policy;
 pub mod ports;
 
 use std::net::IpAddr;
@@ -12,45 +14,50 @@ use ports::{
     RandomSource, SendCounter, SmsError, SmsSender, StoreError,
 };
 
-use crate::config::{DestinationRefusal, Policy};
+pub use policy::{DEFAULT_MESSAGE_TEMPLATE, DestinationRefusal, Policy};
+
 use crate::phone::PhoneNumber;
 use crate::secret::{CodeBinding, HashKey};
 
 /// Length of the fixed windows the hourly send limits count in.
 const SEND_WINDOW_SECONDS: u64 = 3600;
 
-/// An expected refusal, or an unexpected failure of a dependency.
+/// An expected refusal, or an unexpected failure of a dependency. Its `Display` is the
+/// message the client reads; details of a failure stay in its source, for the logs.
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {
     /// A send limit or the resend cooldown holds until `retry_after_seconds` have passed.
-    #[error("too many codes requested")]
-    RateLimited { retry_after_seconds: u64 },
+    #[error("Too many codes requested; retry in {retry_after_seconds} seconds")]
+    RateLimited {
+        /// Seconds until a send may succeed.
+        retry_after_seconds: u64,
+    },
     /// Codes are not sent to this phone's country (`OTP_ALLOWED_COUNTRIES`).
-    #[error("codes are not sent to this country")]
+    #[error("Codes are not sent to this country")]
     CountryNotAllowed,
     /// Codes are not sent to this kind of line (`OTP_BLOCKED_NUMBER_TYPES`).
-    #[error("codes are not sent to this type of number")]
+    #[error("Codes are only sent to numbers that can receive SMS, such as mobiles")]
     UnsupportedNumberType,
     /// The phone has no pending code.
-    #[error("no code is pending for this phone number")]
+    #[error("No code is pending for this phone number; request a new one")]
     NoPendingCode,
     /// The code, auth code or subject does not match the pending challenge.
-    #[error("the code is not valid")]
+    #[error("The otp or authCode is not valid")]
     WrongCode,
     /// The code is past its expiry.
-    #[error("the code has expired")]
+    #[error("The code has expired; request a new one")]
     Expired,
     /// The code has verified already.
-    #[error("the code has already been used")]
+    #[error("The code has already been used; request a new one")]
     AlreadyUsed,
     /// The challenge has used up its attempts.
-    #[error("too many wrong attempts")]
+    #[error("Too many wrong attempts; request a new code")]
     TooManyAttempts,
     /// The SMS provider refused or failed; nothing usable was left behind.
-    #[error("the SMS could not be sent")]
+    #[error("The SMS could not be sent; try again shortly")]
     SmsUnavailable(#[source] SmsError),
     /// The store failed.
-    #[error(transparent)]
+    #[error("Internal error; try again shortly")]
     Store(#[from] StoreError),
 }
 
@@ -79,6 +86,7 @@ impl From<AttemptRefusal> for OtpError {
 pub struct SendRequest<'a> {
     /// The JWT subject the code will be bound to.
     pub subject: &'a str,
+    /// The phone the code goes to.
     pub phone: &'a PhoneNumber,
     /// The caller's address, for the per-IP limit; `None` skips that limit.
     pub client_ip: Option<IpAddr>,
@@ -96,9 +104,13 @@ pub struct CodeSent {
 /// A code to check. Digits are already normalised to the configured lengths.
 #[derive(Clone, Copy)]
 pub struct VerifyRequest<'a> {
+    /// The JWT subject checking the code.
     pub subject: &'a str,
+    /// The phone the code was sent to.
     pub phone: &'a PhoneNumber,
+    /// The `authCode` the subject was given.
     pub auth_code: &'a str,
+    /// The code from the SMS.
     pub code: &'a str,
 }
 
@@ -141,25 +153,38 @@ where
     pub async fn send_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
         let subject_key = self.key.pseudonym("subject", request.subject);
         let span = self.audit_span(request.phone, &subject_key);
-        self.issue_code(request, &subject_key).instrument(span).await
+        async {
+            if let Some(refusal) = self.policy.destination_refusal(request.phone) {
+                tracing::info!(event = "otp.refused", reason = ?refusal);
+                return Err(refusal.into());
+            }
+            let test_code = self.policy.test_code(request.phone);
+            let code = match test_code {
+                Some(fixed) => fixed.to_owned(),
+                None => self.random.digits(self.policy.code_length),
+            };
+            let now = self.clock.now();
+            let (challenge, auth_code) = self.new_challenge(&request, &code, now);
+            let is_new_user = self.reserve(&request, &challenge, &subject_key, now).await?;
+            if test_code.is_some() {
+                tracing::info!(event = "otp.sent", is_new_user, test_number = true);
+            } else {
+                self.deliver(request.phone, &challenge, &code).await?;
+                tracing::info!(event = "otp.sent", is_new_user);
+            }
+            Ok(CodeSent { auth_code, is_new_user })
+        }
+        .instrument(span)
+        .await
     }
 
-    async fn issue_code(
+    /// A challenge for `code` bound to the caller, and the `authCode` that goes with it.
+    fn new_challenge(
         &self,
-        request: SendRequest<'_>,
-        subject_key: &str,
-    ) -> Result<CodeSent, OtpError> {
-        if let Some(refusal) = self.policy.destination_refusal(request.phone) {
-            tracing::info!(event = "otp.refused", reason = ?refusal);
-            return Err(refusal.into());
-        }
-        let now = self.clock.now();
-        let phone_key = self.phone_key(request.phone);
-        let test_code = self.policy.test_code(request.phone);
-        let code = match test_code {
-            Some(fixed) => fixed.to_owned(),
-            None => self.random.digits(self.policy.code_length),
-        };
+        request: &SendRequest<'_>,
+        code: &str,
+        now: EpochSeconds,
+    ) -> (Challenge, String) {
         let auth_code = self.random.digits(self.policy.auth_code_length);
         let id = self.random.identifier();
         let binding = CodeBinding {
@@ -169,78 +194,92 @@ where
             auth_code: &auth_code,
         };
         let challenge = Challenge {
-            code_digest: self.key.code_digest(&binding, &code),
+            code_digest: self.key.code_digest(&binding, code),
             id,
-            phone_key,
+            phone_key: self.phone_key(request.phone),
             expires_at: now + self.policy.code_ttl_seconds,
             resend_after: now + self.policy.resend_cooldown_seconds,
             attempts: 0,
             used: false,
         };
-        let counters = self.send_counters(&request, &challenge.phone_key, subject_key, now);
-        let is_new_user = !self.store.is_verified(&challenge.phone_key).await?;
+        (challenge, auth_code)
+    }
 
+    /// Makes `challenge` the phone's current one within the send limits; returns whether
+    /// the phone is new (never verified).
+    async fn reserve(
+        &self,
+        request: &SendRequest<'_>,
+        challenge: &Challenge,
+        subject_key: &str,
+        now: EpochSeconds,
+    ) -> Result<bool, OtpError> {
+        let counters = self.send_counters(request, &challenge.phone_key, subject_key, now);
+        let is_new_user = !self.store.is_verified(&challenge.phone_key).await?;
         if let IssueOutcome::Refused { retry_at } =
-            self.store.issue(&challenge, &counters, now).await?
+            self.store.issue(challenge, &counters, now).await?
         {
             let retry_after_seconds = retry_at.saturating_sub(now).max(1);
             tracing::info!(event = "otp.rate_limited", retry_after_seconds);
             return Err(OtpError::RateLimited { retry_after_seconds });
         }
+        Ok(is_new_user)
+    }
 
-        if test_code.is_some() {
-            tracing::info!(event = "otp.sent", is_new_user, test_number = true);
-            return Ok(CodeSent { auth_code, is_new_user });
+    /// Sends the code by SMS; when that fails, withdraws the challenge so that neither the
+    /// code nor its cooldown outlives it.
+    async fn deliver(
+        &self,
+        phone: &PhoneNumber,
+        challenge: &Challenge,
+        code: &str,
+    ) -> Result<(), OtpError> {
+        let Err(error) = self.sms.send(phone, &self.policy.message(code)).await else {
+            return Ok(());
+        };
+        tracing::error!(event = "otp.sms_failed", error = ?error);
+        if let Err(store_error) = self.store.withdraw(&challenge.phone_key, &challenge.id).await {
+            tracing::error!(event = "otp.withdraw_failed", error = %store_error);
         }
-        let message = self.policy.message(&code);
-        if let Err(error) = self.sms.send(request.phone, &message).await {
-            tracing::error!(event = "otp.sms_failed", error = ?error);
-            if let Err(store_error) = self.store.withdraw(&challenge.phone_key, &challenge.id).await
-            {
-                tracing::error!(event = "otp.withdraw_failed", error = %store_error);
-            }
-            return Err(OtpError::SmsUnavailable(error));
-        }
-        tracing::info!(event = "otp.sent", is_new_user);
-        Ok(CodeSent { auth_code, is_new_user })
+        Err(OtpError::SmsUnavailable(error))
     }
 
     /// Checks a code against the phone's pending challenge. Every check counts against the
     /// attempt budget; the right code verifies once and records the phone as verified.
     pub async fn verify_code(&self, request: VerifyRequest<'_>) -> Result<(), OtpError> {
         let span = self.audit_span(request.phone, &self.key.pseudonym("subject", request.subject));
-        self.check_code(request).instrument(span).await
-    }
-
-    async fn check_code(&self, request: VerifyRequest<'_>) -> Result<(), OtpError> {
-        let now = self.clock.now();
-        let phone_key = self.phone_key(request.phone);
-        let challenge =
-            match self.store.claim_attempt(&phone_key, now, self.policy.max_attempts).await? {
-                AttemptClaim::Granted(challenge) => challenge,
-                AttemptClaim::Refused(refusal) => {
-                    tracing::info!(event = "otp.failed", reason = ?refusal);
-                    return Err(refusal.into());
-                }
+        async {
+            let now = self.clock.now();
+            let phone_key = self.phone_key(request.phone);
+            let challenge =
+                match self.store.claim_attempt(&phone_key, now, self.policy.max_attempts).await? {
+                    AttemptClaim::Granted(challenge) => challenge,
+                    AttemptClaim::Refused(refusal) => {
+                        tracing::info!(event = "otp.failed", reason = ?refusal);
+                        return Err(refusal.into());
+                    }
+                };
+            let binding = CodeBinding {
+                challenge_id: &challenge.id,
+                phone_e164: request.phone.e164(),
+                subject: request.subject,
+                auth_code: request.auth_code,
             };
-        let binding = CodeBinding {
-            challenge_id: &challenge.id,
-            phone_e164: request.phone.e164(),
-            subject: request.subject,
-            auth_code: request.auth_code,
-        };
-        if !self.key.code_matches(&binding, request.code, &challenge.code_digest) {
-            let attempts_left = self.policy.max_attempts.saturating_sub(challenge.attempts);
-            let event = if attempts_left == 0 { "otp.locked" } else { "otp.failed" };
-            tracing::info!(event, attempts_left);
-            return Err(OtpError::WrongCode);
+            if !self.key.code_matches(&binding, request.code, &challenge.code_digest) {
+                let attempts_left = self.policy.max_attempts.saturating_sub(challenge.attempts);
+                let event = if attempts_left == 0 { "otp.locked" } else { "otp.failed" };
+                tracing::info!(event, attempts_left);
+                return Err(OtpError::WrongCode);
+            }
+            if !self.store.complete(&phone_key, &challenge.id, now).await? {
+                tracing::info!(event = "otp.failed", reason = "used");
+                return Err(OtpError::AlreadyUsed);
+            }
+            tracing::info!(event = "otp.verified");
+            Ok(())
         }
-        if !self.store.complete(&phone_key, &challenge.id, now).await? {
-            tracing::info!(event = "otp.failed", reason = "used");
-            return Err(OtpError::AlreadyUsed);
-        }
-        tracing::info!(event = "otp.verified");
-        Ok(())
+        .instrument(span)
+        .await
     }
 
     /// The span every lifecycle event of one request is logged in: the masked phone, its

@@ -1,9 +1,11 @@
 //! The ports the OTP service drives: a challenge store, an SMS sender, a clock and a random
 //! source. No AWS type appears here; adapters live in `crate::store` and `crate::sms`.
+//!
+//! Every port is a cheap `Clone` handle (`Clone + Send + Sync + 'static`), so a caller that
+//! needs the same store or inbox as the service clones it; no `Arc` wrappers are needed.
 
 use std::error::Error;
 use std::future::Future;
-use std::sync::Arc;
 
 use crate::phone::PhoneNumber;
 
@@ -11,12 +13,13 @@ use crate::phone::PhoneNumber;
 pub type EpochSeconds = u64;
 
 /// The current time.
-pub trait Clock: Send + Sync {
+pub trait Clock: Clone + Send + Sync + 'static {
+    /// Seconds since the Unix epoch, now.
     fn now(&self) -> EpochSeconds;
 }
 
 /// Unpredictable values from a cryptographically secure generator.
-pub trait RandomSource: Send + Sync {
+pub trait RandomSource: Clone + Send + Sync + 'static {
     /// `len` decimal digits, each uniformly distributed.
     fn digits(&self, len: usize) -> String;
     /// An identifier nobody can guess (128 bits, hex).
@@ -24,22 +27,13 @@ pub trait RandomSource: Send + Sync {
 }
 
 /// Delivers a text message.
-pub trait SmsSender: Send + Sync {
+pub trait SmsSender: Clone + Send + Sync + 'static {
+    /// Hands `body` to the provider for delivery to `to`.
     fn send(
         &self,
         to: &PhoneNumber,
         body: &str,
     ) -> impl Future<Output = Result<(), SmsError>> + Send;
-}
-
-impl<T: SmsSender> SmsSender for Arc<T> {
-    fn send(
-        &self,
-        to: &PhoneNumber,
-        body: &str,
-    ) -> impl Future<Output = Result<(), SmsError>> + Send {
-        (**self).send(to, body)
-    }
 }
 
 /// The provider did not accept the message.
@@ -130,7 +124,10 @@ pub enum IssueOutcome {
     /// The challenge is now the phone's current one and every counter was incremented.
     Issued,
     /// Nothing changed: the phone is cooling down or a counter is full until `retry_at`.
-    Refused { retry_at: EpochSeconds },
+    Refused {
+        /// When a send may succeed again.
+        retry_at: EpochSeconds,
+    },
 }
 
 /// What [`ChallengeStore::claim_attempt`] did.
@@ -144,7 +141,7 @@ pub enum AttemptClaim {
 
 /// Where challenges, send counters and verified phones live. Each method is atomic, also
 /// against concurrent calls from other processes.
-pub trait ChallengeStore: Send + Sync {
+pub trait ChallengeStore: Clone + Send + Sync + 'static {
     /// Unless the phone's current challenge has `resend_after > now` or a counter has
     /// reached its limit, increments every counter and makes `challenge` the phone's
     /// current challenge, replacing any other.
@@ -184,48 +181,4 @@ pub trait ChallengeStore: Send + Sync {
     /// Whether the phone has ever completed a challenge.
     fn is_verified(&self, phone_key: &str)
     -> impl Future<Output = Result<bool, StoreError>> + Send;
-}
-
-impl<T: ChallengeStore> ChallengeStore for Arc<T> {
-    fn issue(
-        &self,
-        challenge: &Challenge,
-        counters: &[SendCounter],
-        now: EpochSeconds,
-    ) -> impl Future<Output = Result<IssueOutcome, StoreError>> + Send {
-        (**self).issue(challenge, counters, now)
-    }
-
-    fn withdraw(
-        &self,
-        phone_key: &str,
-        challenge_id: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).withdraw(phone_key, challenge_id)
-    }
-
-    fn claim_attempt(
-        &self,
-        phone_key: &str,
-        now: EpochSeconds,
-        max_attempts: u32,
-    ) -> impl Future<Output = Result<AttemptClaim, StoreError>> + Send {
-        (**self).claim_attempt(phone_key, now, max_attempts)
-    }
-
-    fn complete(
-        &self,
-        phone_key: &str,
-        challenge_id: &str,
-        now: EpochSeconds,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        (**self).complete(phone_key, challenge_id, now)
-    }
-
-    fn is_verified(
-        &self,
-        phone_key: &str,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        (**self).is_verified(phone_key)
-    }
 }

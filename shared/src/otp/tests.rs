@@ -4,25 +4,18 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use super::*;
-use crate::config::Policy;
 use crate::sms::Inbox;
 use crate::store::MemoryStore;
-use crate::system::{ManualClock, OsRandom};
-use crate::testing::{BrokenSms, FixedRandom};
+use crate::system::OsRandom;
+use crate::testing::{BrokenSms, FixedRandom, ManualClock, START, service};
 
-const START: EpochSeconds = 1_767_225_600; // 2026-01-01T00:00:00Z, an hour boundary
-
-type Service<R> = OtpService<Arc<MemoryStore>, Arc<Inbox>, Arc<ManualClock>, R>;
+type Service<R> = OtpService<MemoryStore, Inbox, ManualClock, R>;
 
 struct Harness<R = OsRandom> {
     otp: Service<R>,
-    inbox: Arc<Inbox>,
-    clock: Arc<ManualClock>,
+    inbox: Inbox,
+    clock: ManualClock,
     phone: PhoneNumber,
-}
-
-fn key() -> HashKey {
-    HashKey::new(*b"0123456789abcdef0123456789abcdef").unwrap()
 }
 
 fn harness(policy: Policy) -> Harness {
@@ -30,10 +23,9 @@ fn harness(policy: Policy) -> Harness {
 }
 
 fn harness_with<R: RandomSource>(policy: Policy, random: R) -> Harness<R> {
-    let inbox = Arc::new(Inbox::new());
-    let clock = Arc::new(ManualClock::new(START));
-    let store = Arc::new(MemoryStore::new());
-    let otp = OtpService::new(store, inbox.clone(), clock.clone(), random, policy, key());
+    let (inbox, clock) = (Inbox::new(), ManualClock::new(START));
+    let otp =
+        service().sms(inbox.clone()).clock(clock.clone()).random(random).policy(policy).build();
     Harness { otp, inbox, clock, phone: PhoneNumber::parse("9876543219", "+91").unwrap() }
 }
 
@@ -294,13 +286,10 @@ async fn refused_sends_do_not_count_against_the_hourly_limits() {
 
 #[tokio::test]
 async fn failed_sms_leaves_no_code_and_no_cooldown() {
-    let inbox = Arc::new(Inbox::new());
-    let clock = Arc::new(ManualClock::new(START));
-    let store = Arc::new(MemoryStore::new());
+    let (inbox, store) = (Inbox::new(), MemoryStore::new());
     let policy = Policy { resend_cooldown_seconds: 30, ..Policy::default() };
-    let broken =
-        OtpService::new(store.clone(), BrokenSms, clock.clone(), OsRandom, policy.clone(), key());
-    let working = OtpService::new(store, inbox.clone(), clock, OsRandom, policy, key());
+    let broken = service().store(store.clone()).sms(BrokenSms).policy(policy.clone()).build();
+    let working = service().store(store).sms(inbox.clone()).policy(policy).build();
     let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
     let request = SendRequest { subject: "alice", phone: &phone, client_ip: None };
 
@@ -314,8 +303,7 @@ async fn failed_sms_leaves_no_code_and_no_cooldown() {
 
 #[tokio::test]
 async fn refused_destinations_get_no_sms_and_say_why() {
-    let h =
-        harness(Policy { allowed_countries: Some(["IN".to_owned()].into()), ..Policy::default() });
+    let h = harness(Policy { allowed_countries: Some("IN".parse().unwrap()), ..Policy::default() });
     let british = PhoneNumber::parse("+447400123456", "").unwrap();
     let landline = PhoneNumber::parse("011 2345 6789", "IN").unwrap();
     let result = h.send_from("alice", &british, None).await;
@@ -328,11 +316,10 @@ async fn refused_destinations_get_no_sms_and_say_why() {
 
 #[tokio::test]
 async fn test_numbers_get_no_sms_but_every_other_rule() {
-    let test_numbers = [("+919876543219".to_owned(), "424242".to_owned())].into();
     let h = harness(Policy {
-        test_numbers,
+        test_numbers: "+919876543219=424242".parse().unwrap(),
         max_attempts: 2,
-        allowed_countries: Some(["US".to_owned()].into()),
+        allowed_countries: Some("US".parse().unwrap()),
         ..Policy::default()
     });
     let sent = h.send("alice").await.unwrap();

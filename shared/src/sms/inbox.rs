@@ -1,7 +1,7 @@
 //! An [`SmsSender`] that keeps messages instead of sending them: the local server's inbox.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -13,13 +13,15 @@ use crate::phone::PhoneNumber;
 pub struct SentSms {
     /// Recipient in E.164 form.
     pub to: String,
+    /// The text, code included.
     pub body: String,
 }
 
 /// Every message "sent", oldest first. Holds codes in clear: for local use and tests only.
-#[derive(Debug, Default)]
+/// Clones share the messages.
+#[derive(Debug, Clone, Default)]
 pub struct Inbox {
-    messages: Mutex<Vec<SentSms>>,
+    messages: Arc<Mutex<Vec<SentSms>>>,
     echo: bool,
 }
 

@@ -38,6 +38,7 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// The store on `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }

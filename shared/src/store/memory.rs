@@ -2,17 +2,17 @@
 //! every operation atomic.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::otp::ports::{
     AttemptClaim, AttemptRefusal, Challenge, ChallengeStore, EpochSeconds, IssueOutcome,
     SendCounter, StoreError,
 };
 
-/// Challenges, send counters and verified phones in a `HashMap` each.
-#[derive(Debug, Default)]
+/// Challenges, send counters and verified phones in a `HashMap` each. Clones share them.
+#[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 #[derive(Debug, Default)]
@@ -25,6 +25,7 @@ struct State {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

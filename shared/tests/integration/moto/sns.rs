@@ -4,8 +4,7 @@ use otp_shared::otp::ports::SmsSender;
 use otp_shared::phone::PhoneNumber;
 use otp_shared::sms::SnsSender;
 
-use crate::sdk;
-use crate::support::sent_sms;
+use otp_testkit::moto::{sdk, sent_sms};
 
 #[tokio::test]
 async fn publishes_to_the_phone_number() {

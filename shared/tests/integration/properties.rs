@@ -1,24 +1,19 @@
 //! Properties of phone normalisation, code parsing and the request path, over generated
 //! inputs (proptest).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use lambda_http::Body;
-use otp_shared::config::{JwtSettings, Policy};
-use otp_shared::http::{Api, Endpoint, StringOrNumber, TOKEN_HEADER, VerifyBody};
-use otp_shared::jwt::{self, JwtVerifier};
-use otp_shared::otp::OtpService;
+use otp_shared::http::{Endpoint, StringOrNumber, VerifyBody};
+use otp_shared::jwt::{self, JwtSettings};
+use otp_shared::otp::Policy;
 use otp_shared::otp::ports::Clock;
 use otp_shared::phone::PhoneNumber;
-use otp_shared::secret::HashKey;
-use otp_shared::sms::Inbox;
-use otp_shared::store::MemoryStore;
-use otp_shared::system::{OsRandom, SystemClock};
+use otp_shared::system::SystemClock;
+use otp_testkit::keys::SECRET;
+use otp_testkit::{TestApi, events};
 use proptest::prelude::*;
 use serde_json::json;
-
-const REGISTER: &str = include_str!("../../events/register.json");
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
 /// Separators people type inside phone numbers.
 fn separator() -> impl Strategy<Value = &'static str> {
@@ -123,24 +118,12 @@ fn runtime() -> &'static tokio::runtime::Runtime {
         .get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap())
 }
 
-type TestApi = Api<MemoryStore, Arc<Inbox>, SystemClock, OsRandom>;
-
 /// One API for all cases, with no send limits so every body reaches the parser and policy.
 async fn api() -> &'static TestApi {
     static API: tokio::sync::OnceCell<TestApi> = tokio::sync::OnceCell::const_new();
     API.get_or_init(|| async {
-        let policy = Policy::without_send_limits();
-        let key = HashKey::new(SECRET).unwrap();
-        let otp = OtpService::new(
-            MemoryStore::new(),
-            Arc::new(Inbox::new()),
-            SystemClock,
-            OsRandom,
-            policy,
-            key,
-        );
-        let jwt = JwtVerifier::new(&JwtSettings::with_secret(SECRET)).await.unwrap();
-        Api::new(jwt, otp)
+        let jwt = JwtSettings::with_secret(SECRET);
+        otp_testkit::api().jwt(jwt).policy(Policy::without_send_limits()).build().await
     })
     .await
 }
@@ -148,10 +131,9 @@ async fn api() -> &'static TestApi {
 async fn answer(endpoint: Endpoint, body: Vec<u8>) -> (u16, serde_json::Value) {
     let token =
         jwt::mint(&JwtSettings::with_secret(SECRET), "prop", SystemClock.now(), 600).unwrap();
-    let mut request = lambda_http::request::from_str(REGISTER).unwrap();
+    let mut request = events::register().token(&token).request();
     *request.body_mut() = Body::Binary(body);
-    request.headers_mut().insert(TOKEN_HEADER, token.parse().unwrap());
-    let response = api().await.handle(endpoint, request).await.unwrap();
+    let Ok(response) = api().await.handle(endpoint, request).await;
     let json = serde_json::from_slice(response.body().as_ref()).unwrap_or(serde_json::Value::Null);
     (response.status().as_u16(), json)
 }

@@ -1,12 +1,21 @@
-//! The DynamoDB/SNS emulator (moto's server) that `make test` starts.
+//! moto's DynamoDB and SNS emulation, which `make test` starts (`scripts/with-moto.sh`) and
+//! names in `MOTO_ENDPOINT`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
-use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
 };
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -14,7 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 /// The emulator's URL, from `MOTO_ENDPOINT`. Without it these tests fail: they never skip.
-pub fn moto_endpoint() -> String {
+pub fn endpoint() -> String {
     std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "MOTO_ENDPOINT is not set: run these tests with `make test`, which starts moto_server"
@@ -22,10 +31,20 @@ pub fn moto_endpoint() -> String {
     })
 }
 
+/// SDK configuration pointing at the emulator, with test credentials.
+pub async fn sdk() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await
+}
+
 /// The bodies of the SMS the emulator has accepted for `phone`, oldest first.
 pub async fn sent_sms(phone: &str) -> Vec<String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let uri = format!("{}/moto-api/data.json", moto_endpoint()).parse().unwrap();
+    let uri = format!("{}/moto-api/data.json", endpoint()).parse().unwrap();
     let response = client.get(uri).await.expect("moto answers");
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let data: Value = serde_json::from_slice(&bytes).unwrap();
@@ -39,11 +58,6 @@ pub async fn sent_sms(phone: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// The `len`-digit code in an SMS body.
-pub fn code_in(body: &str, len: usize) -> String {
-    body.split(|c: char| !c.is_ascii_digit()).find(|word| word.len() == len).unwrap().to_owned()
 }
 
 /// A fresh table shaped as `template.yaml` makes it, and its name.
@@ -86,4 +100,33 @@ pub async fn fresh_table(sdk: &SdkConfig) -> String {
         .await
         .unwrap();
     name
+}
+
+/// Records `service:operation` for every request an SDK client transmits; add it to a
+/// client's config with `.interceptor(log.clone())`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+
+impl RequestLog {
+    /// The requests so far, emptying the log.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let metadata = cfg.load::<Metadata>().ok_or("no operation metadata")?;
+        self.0.lock().unwrap().push(format!("{}:{}", metadata.service(), metadata.name()));
+        Ok(())
+    }
 }

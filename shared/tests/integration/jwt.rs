@@ -14,27 +14,17 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use lambda_http::http::HeaderValue;
-use otp_shared::config::{JwtSettings, Settings};
-use otp_shared::http::{Api, Endpoint, TOKEN_HEADER};
-use otp_shared::jwt::JwtVerifier;
-use otp_shared::otp::OtpService;
+use otp_shared::config::Settings;
+use otp_shared::http::Endpoint;
+use otp_shared::jwt::{JwtSettings, JwtVerifier};
+use otp_shared::otp::Policy;
 use otp_shared::otp::ports::Clock;
-use otp_shared::sms::Inbox;
-use otp_shared::store::MemoryStore;
-use otp_shared::system::{OsRandom, SystemClock};
+use otp_shared::system::SystemClock;
+use otp_testkit::keys::{
+    ATTACKER_PRIVATE, EC_PRIVATE, EC_PUBLIC, ED_PRIVATE, ED_PUBLIC, RSA_PRIVATE, RSA_PUBLIC, SECRET,
+};
+use otp_testkit::{TestApi, call, events};
 use serde_json::{Value, json};
-
-const REGISTER: &str = include_str!("../../events/register.json");
-const RSA_PRIVATE: &str = include_str!("keys/rsa-private.pem");
-const RSA_PUBLIC: &str = include_str!("keys/rsa-public.pem");
-const ATTACKER_PRIVATE: &str = include_str!("keys/attacker-rsa-private.pem");
-const EC_PRIVATE: &str = include_str!("keys/ec-private.pem");
-const EC_PUBLIC: &str = include_str!("keys/ec-public.pem");
-const ED_PRIVATE: &str = include_str!("keys/ed-private.pem");
-const ED_PUBLIC: &str = include_str!("keys/ed-public.pem");
-
-type TestApi = Api<MemoryStore, Arc<Inbox>, SystemClock, OsRandom>;
 
 fn now() -> u64 {
     SystemClock.now()
@@ -47,10 +37,7 @@ fn jwt_settings(pairs: &[(&str, &str)]) -> JwtSettings {
 
 /// The API with no send limits, so every accepted token gets 200.
 fn api_with(jwt: JwtVerifier) -> TestApi {
-    let policy = otp_shared::config::Policy::without_send_limits();
-    let key = otp_shared::secret::HashKey::new("0123456789abcdef0123456789abcdef").unwrap();
-    let inbox = Arc::new(Inbox::new());
-    Api::new(jwt, OtpService::new(MemoryStore::new(), inbox, SystemClock, OsRandom, policy, key))
+    otp_testkit::api().policy(Policy::without_send_limits()).build_with(jwt)
 }
 
 async fn api(pairs: &[(&str, &str)]) -> TestApi {
@@ -59,12 +46,8 @@ async fn api(pairs: &[(&str, &str)]) -> TestApi {
 
 /// The status and error code the register endpoint answers `token` with.
 async fn answer(api: &TestApi, token: &str) -> (u16, String) {
-    let mut request = lambda_http::request::from_str(REGISTER).unwrap();
-    let header = HeaderValue::from_str(token).unwrap();
-    request.headers_mut().insert(TOKEN_HEADER, header);
-    let response = api.handle(Endpoint::Register, request).await.unwrap();
-    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-    (response.status().as_u16(), body["code"].as_str().unwrap_or("").to_owned())
+    let answer = call(api, Endpoint::Register, events::register().token(token).request()).await;
+    (answer.status.as_u16(), answer.body["code"].as_str().unwrap_or("").to_owned())
 }
 
 async fn assert_refused(api: &TestApi, token: &str, what: &str) {
@@ -307,18 +290,17 @@ async fn the_subject_can_come_from_another_claim() {
 
 #[tokio::test]
 async fn shared_secrets_accept_only_their_configured_hmac() {
-    let secret = "0123456789abcdef0123456789abcdef";
-    let api = api(&[("JWT_SECRET", secret)]).await;
-    let key = EncodingKey::from_secret(secret.as_bytes());
+    let api = api(&[("JWT_SECRET", SECRET)]).await;
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
     assert_accepted(&api, &sign(&Header::new(Algorithm::HS256), &claims(), &key), "HS256").await;
     let hs512 = sign(&Header::new(Algorithm::HS512), &claims(), &key);
     assert_refused(&api, &hs512, "HS512 when only HS256 is configured").await;
     let minted =
-        otp_shared::jwt::mint(&jwt_settings(&[("JWT_SECRET", secret)]), "alice", now(), 60);
+        otp_shared::jwt::mint(&jwt_settings(&[("JWT_SECRET", SECRET)]), "alice", now(), 60);
     assert_accepted(&api, &minted.unwrap(), "a minted token").await;
     let settings: Settings = Settings::from_lookup(&|name: &str| match name {
         "JWT_PUBLIC_KEY" => Some(RSA_PUBLIC.to_owned()),
-        "OTP_HASH_KEY" => Some(secret.to_owned()),
+        "OTP_HASH_KEY" => Some(SECRET.to_owned()),
         _ => None,
     })
     .unwrap();

@@ -4,39 +4,23 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use otp_shared::aws::{AwsApi, AwsSettings, api};
 use otp_shared::config::Settings;
 use otp_shared::http::Endpoint;
-use serde_json::{Value, json};
+use otp_testkit::events::{self, example_env_with};
+use otp_testkit::moto::{RequestLog, fresh_table, sdk, sent_sms};
+use otp_testkit::{call, code_in};
+use serde_json::json;
 
-use crate::support::{code_in, fresh_table, sent_sms};
-use crate::{RequestLog, sdk};
-
-const REGISTER: &str = include_str!("../../../events/register.json");
-const VERIFY: &str = include_str!("../../../events/verify.json");
-const RESEND: &str = include_str!("../../../events/resend.json");
-const ENV: &str = include_str!("../../../events/env.json");
-
-/// The API as a function runs it, on a fresh table, with every request logged.
+/// The API as a function runs it, on `table`, with every request logged.
 async fn api_on(
     sdk: &SdkConfig,
     table: &str,
     sns_endpoint: Option<&str>,
     overrides: &[(&str, &str)],
 ) -> (AwsApi, RequestLog) {
-    let env: Value = serde_json::from_str(ENV).unwrap();
-    let overrides: Vec<(String, String)> =
-        overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let lookup = |name: &str| {
-        overrides
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| env["Parameters"][name].as_str().map(str::to_owned))
-    };
-    let settings = Settings::from_lookup(&lookup).unwrap();
+    let settings = Settings::from_lookup(&example_env_with(overrides)).unwrap();
     let aws = AwsSettings { table_name: table.to_owned(), sms_sender_id: None };
     let log = RequestLog::default();
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(log.clone()).build();
@@ -55,17 +39,14 @@ async fn api_on(
     (api, log)
 }
 
-fn event(json: &str, body: Option<Value>) -> Request {
-    let mut event: Value = serde_json::from_str(json).unwrap();
-    if let Some(body) = body {
-        event["body"] = Value::String(body.to_string());
-    }
-    lambda_http::request::from_str(&event.to_string()).unwrap()
-}
-
-async fn call(api: &AwsApi, endpoint: Endpoint, request: Request) -> (StatusCode, Value) {
-    let response = api.handle(endpoint, request).await.unwrap();
-    (response.status(), serde_json::from_slice(response.body().as_ref()).unwrap())
+/// The status and body `event` gets at `endpoint`.
+async fn call_json(
+    api: &AwsApi,
+    endpoint: Endpoint,
+    event: events::Event,
+) -> (StatusCode, serde_json::Value) {
+    let answer = call(api, endpoint, event.request()).await;
+    (answer.status, answer.body)
 }
 
 fn ops(names: &[&str]) -> Vec<String> {
@@ -79,12 +60,12 @@ async fn events_register_verify_and_resend_with_their_request_counts() {
     let (api, log) = api_on(&sdk, &table, None, &[("OTP_RESEND_COOLDOWN_SECONDS", "0")]).await;
     let send_requests = ops(&["DynamoDB:GetItem", "DynamoDB:TransactWriteItems", "SNS:Publish"]);
 
-    let (status, registered) = call(&api, Endpoint::Register, event(REGISTER, None)).await;
+    let (status, registered) = call_json(&api, Endpoint::Register, events::register()).await;
     assert_eq!(status, StatusCode::OK, "{registered}");
     assert_eq!(registered["isNewUser"], json!(true));
     assert_eq!(log.take(), send_requests);
 
-    let (status, resent) = call(&api, Endpoint::Resend, event(RESEND, None)).await;
+    let (status, resent) = call_json(&api, Endpoint::Resend, events::resend()).await;
     assert_eq!(status, StatusCode::OK, "{resent}");
     assert_eq!(log.take(), send_requests);
 
@@ -94,14 +75,14 @@ async fn events_register_verify_and_resend_with_their_request_counts() {
         "phone_number": "9876543219", "countryCode": "+91",
         "authCode": resent["authCode"], "otp": code
     });
-    let (status, verified) = call(&api, Endpoint::Verify, event(VERIFY, Some(body))).await;
+    let (status, verified) = call_json(&api, Endpoint::Verify, events::verify().body(body)).await;
     assert_eq!(
         (status, verified),
         (StatusCode::OK, json!({"message": "Phone number verified successfully"}))
     );
     assert_eq!(log.take(), ops(&["DynamoDB:UpdateItem", "DynamoDB:TransactWriteItems"]));
 
-    let (_, again) = call(&api, Endpoint::Register, event(REGISTER, None)).await;
+    let (_, again) = call_json(&api, Endpoint::Register, events::register()).await;
     assert_eq!(again["isNewUser"], json!(false), "the verified record outlives the code");
 }
 
@@ -113,7 +94,7 @@ async fn failed_sms_leaves_nothing_pending_and_allows_an_immediate_retry() {
     let before = sent_sms("+14155550142").await.len();
     let (broken, _) = api_on(&sdk, &table, Some("http://127.0.0.1:9"), &[]).await;
     let (status, body) =
-        call(&broken, Endpoint::Register, event(REGISTER, Some(phone.clone()))).await;
+        call_json(&broken, Endpoint::Register, events::register().body(phone.clone())).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("SMS_UNAVAILABLE"))
@@ -121,10 +102,11 @@ async fn failed_sms_leaves_nothing_pending_and_allows_an_immediate_retry() {
 
     let (api, _) = api_on(&sdk, &table, None, &[]).await;
     let verify = json!({"phone_number": "4155550142", "countryCode": "US", "authCode": "0000", "otp": "000000"});
-    let (status, body) = call(&api, Endpoint::Verify, event(VERIFY, Some(verify))).await;
+    let (status, body) = call_json(&api, Endpoint::Verify, events::verify().body(verify)).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("OTP_NOT_FOUND")));
 
-    let (status, registered) = call(&api, Endpoint::Register, event(REGISTER, Some(phone))).await;
+    let (status, registered) =
+        call_json(&api, Endpoint::Register, events::register().body(phone)).await;
     assert_eq!(status, StatusCode::OK, "no cooldown after the failure: {registered}");
     assert_eq!(sent_sms("+14155550142").await.len(), before + 1);
 }
@@ -136,7 +118,7 @@ async fn parallel_wrong_guesses_over_dynamodb_get_no_more_than_the_budget() {
     let (api, _) = api_on(&sdk, &table, None, &[]).await;
     let api = Arc::new(api);
     let phone = json!({"phone_number": "4155550143", "countryCode": "+1"});
-    let (_, registered) = call(&api, Endpoint::Register, event(REGISTER, Some(phone))).await;
+    let (_, registered) = call_json(&api, Endpoint::Register, events::register().body(phone)).await;
     let code = code_in(sent_sms("+14155550143").await.last().unwrap(), 6);
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
     let body = json!({
@@ -146,9 +128,9 @@ async fn parallel_wrong_guesses_over_dynamodb_get_no_more_than_the_budget() {
     let tasks: Vec<_> = (0..40)
         .map(|_| {
             let (api, body) = (api.clone(), body.clone());
-            tokio::spawn(
-                async move { call(&api, Endpoint::Verify, event(VERIFY, Some(body))).await },
-            )
+            tokio::spawn(async move {
+                call_json(&api, Endpoint::Verify, events::verify().body(body)).await
+            })
         })
         .collect();
     let mut codes = Vec::new();

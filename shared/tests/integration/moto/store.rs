@@ -9,8 +9,7 @@ use otp_shared::otp::ports::{
 };
 use otp_shared::store::DynamoStore;
 
-use crate::sdk;
-use crate::support::fresh_table;
+use otp_testkit::moto::{fresh_table, sdk};
 
 const NOW: u64 = 1_767_225_600;
 

@@ -1,0 +1,214 @@
+//! The list-valued settings that decide which destinations get a code, each parsed from
+//! its comma-separated form with its own errors.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::phone::{NumberType, PhoneNumber};
+
+/// Why a list setting does not parse. Says which entry, never what it held.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidList(String);
+
+/// The entries of a comma-separated list, trimmed, empty ones dropped.
+fn entries(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|entry| !entry.is_empty())
+}
+
+/// ISO 3166 region codes known to libphonenumber (`IN, us`), kept upper-case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Countries(BTreeSet<String>);
+
+impl Countries {
+    /// Whether `region` (upper-case, as [`PhoneNumber::region`] gives it) is listed.
+    pub fn contains(&self, region: &str) -> bool {
+        self.0.contains(region)
+    }
+}
+
+impl FromStr for Countries {
+    type Err = InvalidList;
+
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        entries(list)
+            .map(str::to_ascii_uppercase)
+            .map(|region| match phonenumber::country::Id::from_str(&region) {
+                Ok(_) => Ok(region),
+                Err(_) => Err(InvalidList(format!("{region} is not a region code"))),
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// libphonenumber number types (`fixed_line, premium_rate`), or `none` for the empty list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NumberTypes(Vec<NumberType>);
+
+impl NumberTypes {
+    /// Whether `number_type` is listed.
+    pub fn contains(&self, number_type: NumberType) -> bool {
+        self.0.contains(&number_type)
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<const N: usize> From<[NumberType; N]> for NumberTypes {
+    fn from(types: [NumberType; N]) -> Self {
+        Self(types.to_vec())
+    }
+}
+
+impl FromStr for NumberTypes {
+    type Err = InvalidList;
+
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        if list.trim().eq_ignore_ascii_case("none") {
+            return Ok(Self::default());
+        }
+        entries(list)
+            .map(str::to_ascii_lowercase)
+            .map(|name| {
+                // libphonenumber's own names, through its serde representation.
+                serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
+                    InvalidList(format!(
+                        "{name} is not a number type (e.g. fixed_line, premium_rate)"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// `+15555550100=123456, ...`: E.164 numbers that get a fixed code and no SMS. Errors name
+/// an entry by its position and `Debug` shows only how many there are: numbers and codes
+/// are secrets that must not reach a log.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TestNumbers(Vec<(String, String)>);
+
+impl TestNumbers {
+    /// The fixed code of `phone`, when it is a test number.
+    pub fn code(&self, phone: &PhoneNumber) -> Option<&str> {
+        self.0.iter().find(|(number, _)| number == phone.e164()).map(|(_, code)| code.as_str())
+    }
+
+    /// How many test numbers there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Checks that every code has `code_length` digits.
+    pub fn check_code_length(&self, code_length: usize) -> Result<(), InvalidList> {
+        match self.0.iter().position(|(_, code)| code.len() != code_length) {
+            None => Ok(()),
+            Some(index) => Err(InvalidList(format!(
+                "the code of entry {} must be {code_length} digits",
+                index + 1
+            ))),
+        }
+    }
+}
+
+impl FromStr for TestNumbers {
+    type Err = InvalidList;
+
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        entries(list)
+            .enumerate()
+            .map(|(index, entry)| {
+                let position = index + 1;
+                let (number, code) = entry
+                    .split_once('=')
+                    .ok_or_else(|| InvalidList(format!("entry {position} is not NUMBER=CODE")))?;
+                let number = number.trim();
+                let phone = PhoneNumber::parse(number, "")
+                    .ok()
+                    .filter(|_| number.starts_with('+'))
+                    .ok_or_else(|| {
+                        InvalidList(format!("entry {position} is not a valid +E.164 number"))
+                    })?;
+                let code = code.trim();
+                if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(InvalidList(format!(
+                        "the code of entry {position} must be digits"
+                    )));
+                }
+                Ok((phone.e164().to_owned(), code.to_owned()))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+impl fmt::Debug for TestNumbers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TestNumbers({} numbers, <redacted>)", self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countries_are_trimmed_upper_cased_and_checked() {
+        let countries: Countries = " in, US ,".parse().unwrap();
+        assert!(countries.contains("IN") && countries.contains("US"));
+        assert!(!countries.contains("GB"));
+        let error = "IN,XX".parse::<Countries>().unwrap_err();
+        assert_eq!(error.to_string(), "XX is not a region code");
+    }
+
+    #[test]
+    fn number_types_use_libphonenumber_names_or_none() {
+        let types: NumberTypes = "premium_rate, VOIP".parse().unwrap();
+        assert_eq!(types, NumberTypes::from([NumberType::PremiumRate, NumberType::Voip]));
+        assert!("none".parse::<NumberTypes>().unwrap().is_empty());
+        assert!(" NONE ".parse::<NumberTypes>().unwrap().is_empty());
+        assert!("landline".parse::<NumberTypes>().is_err());
+    }
+
+    #[test]
+    fn test_numbers_are_normalised_and_keep_their_codes() {
+        let numbers: TestNumbers = "+1 201 555 0123=123456, +919876543219=000000".parse().unwrap();
+        assert_eq!(numbers.len(), 2);
+        let phone = PhoneNumber::parse("+12015550123", "").unwrap();
+        assert_eq!(numbers.code(&phone), Some("123456"));
+        assert!(numbers.check_code_length(6).is_ok());
+        assert_eq!(
+            numbers.check_code_length(4).unwrap_err().to_string(),
+            "the code of entry 1 must be 4 digits"
+        );
+    }
+
+    #[test]
+    fn test_number_errors_name_the_entry_but_never_echo_it() {
+        for (list, reason) in [
+            ("+12015550123", "entry 1 is not NUMBER=CODE"),
+            ("+12015550123=123456,2015550124=123456", "entry 2 is not a valid +E.164 number"),
+            ("+12015550123=12a4", "the code of entry 1 must be digits"),
+        ] {
+            let error = list.parse::<TestNumbers>().unwrap_err().to_string();
+            assert_eq!(error, reason);
+            assert!(!error.contains("555"), "no number echoed: {error}");
+        }
+    }
+
+    #[test]
+    fn test_numbers_debug_shows_only_the_count() {
+        let numbers: TestNumbers = "+12015550123=123456".parse().unwrap();
+        assert_eq!(format!("{numbers:?}"), "TestNumbers(1 numbers, <redacted>)");
+    }
+}

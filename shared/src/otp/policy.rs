@@ -1,0 +1,196 @@
+//! The OTP policy: the shape and lifetime of codes, the attempt and send limits, and which
+//! destinations get a code. Plain data with its rules; `crate::config` fills it from the
+//! environment.
+
+use std::fmt;
+
+use super::destinations::{Countries, NumberTypes, TestNumbers};
+use crate::phone::{NumberType, PhoneNumber};
+
+/// The SMS text when `SMS_MESSAGE_TEMPLATE` is unset.
+pub const DEFAULT_MESSAGE_TEMPLATE: &str =
+    "Your verification code is {code}. It expires in {minutes} minutes.";
+
+/// The OTP policy. A send limit of 0 disables it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Digits in the code sent by SMS (`OTP_LENGTH`).
+    pub code_length: usize,
+    /// Digits in the `authCode` returned to the client (`OTP_AUTH_CODE_LENGTH`).
+    pub auth_code_length: usize,
+    /// Seconds a code stays valid (`OTP_TTL_SECONDS`).
+    pub code_ttl_seconds: u64,
+    /// Attempts a challenge allows before it is dead (`OTP_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// Seconds before the same phone may be sent another code (`OTP_RESEND_COOLDOWN_SECONDS`).
+    pub resend_cooldown_seconds: u64,
+    /// Codes per phone per clock hour (`OTP_MAX_SENDS_PER_PHONE_PER_HOUR`).
+    pub max_sends_per_phone_per_hour: u32,
+    /// Codes per JWT subject per clock hour (`OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR`).
+    pub max_sends_per_subject_per_hour: u32,
+    /// Codes per client IP per clock hour (`OTP_MAX_SENDS_PER_IP_PER_HOUR`).
+    pub max_sends_per_ip_per_hour: u32,
+    /// SMS text with `{code}` and `{minutes}` placeholders (`SMS_MESSAGE_TEMPLATE`).
+    pub message_template: String,
+    /// Regions codes may be sent to (`OTP_ALLOWED_COUNTRIES`); `None` allows all.
+    pub allowed_countries: Option<Countries>,
+    /// Kinds of line no code is sent to (`OTP_BLOCKED_NUMBER_TYPES`).
+    pub blocked_number_types: NumberTypes,
+    /// Numbers that get a fixed code and no SMS (`OTP_TEST_NUMBERS`).
+    pub test_numbers: TestNumbers,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            code_length: 6,
+            auth_code_length: 4,
+            code_ttl_seconds: 300,
+            max_attempts: 5,
+            resend_cooldown_seconds: 30,
+            max_sends_per_phone_per_hour: 5,
+            max_sends_per_subject_per_hour: 10,
+            max_sends_per_ip_per_hour: 50,
+            message_template: DEFAULT_MESSAGE_TEMPLATE.to_owned(),
+            allowed_countries: None,
+            blocked_number_types: NumberTypes::from([
+                NumberType::FixedLine,
+                NumberType::PremiumRate,
+                NumberType::SharedCost,
+            ]),
+            test_numbers: TestNumbers::default(),
+        }
+    }
+}
+
+/// Why a phone number may not be sent a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationRefusal {
+    /// Its region is not in `OTP_ALLOWED_COUNTRIES`.
+    CountryNotAllowed,
+    /// Its kind of line is in `OTP_BLOCKED_NUMBER_TYPES`.
+    UnsupportedNumberType,
+}
+
+impl Policy {
+    /// The default policy with every send limit off: for fuzzing, and for tests about
+    /// verification rather than sending.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn without_send_limits() -> Self {
+        Self {
+            resend_cooldown_seconds: 0,
+            max_sends_per_phone_per_hour: 0,
+            max_sends_per_subject_per_hour: 0,
+            max_sends_per_ip_per_hour: 0,
+            ..Self::default()
+        }
+    }
+
+    /// Why no code may be sent to `phone`, if that is so. Test numbers are never refused:
+    /// they get no SMS.
+    pub fn destination_refusal(&self, phone: &PhoneNumber) -> Option<DestinationRefusal> {
+        if self.test_code(phone).is_some() {
+            return None;
+        }
+        let region_allowed =
+            |allowed: &Countries| phone.region().is_some_and(|r| allowed.contains(r));
+        if self.allowed_countries.as_ref().is_some_and(|allowed| !region_allowed(allowed)) {
+            Some(DestinationRefusal::CountryNotAllowed)
+        } else if self.blocked_number_types.contains(phone.number_type()) {
+            Some(DestinationRefusal::UnsupportedNumberType)
+        } else {
+            None
+        }
+    }
+
+    /// The fixed code of a test number.
+    pub fn test_code(&self, phone: &PhoneNumber) -> Option<&str> {
+        self.test_numbers.code(phone)
+    }
+
+    /// The SMS text for `code`.
+    pub fn message(&self, code: &str) -> String {
+        let minutes = self.code_ttl_seconds.div_ceil(60);
+        self.message_template.replace("{minutes}", &minutes.to_string()).replace("{code}", code)
+    }
+}
+
+/// Every field but the test numbers' codes, which are secrets.
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("code_length", &self.code_length)
+            .field("auth_code_length", &self.auth_code_length)
+            .field("code_ttl_seconds", &self.code_ttl_seconds)
+            .field("max_attempts", &self.max_attempts)
+            .field("resend_cooldown_seconds", &self.resend_cooldown_seconds)
+            .field("max_sends_per_phone_per_hour", &self.max_sends_per_phone_per_hour)
+            .field("max_sends_per_subject_per_hour", &self.max_sends_per_subject_per_hour)
+            .field("max_sends_per_ip_per_hour", &self.max_sends_per_ip_per_hour)
+            .field("message_template", &self.message_template)
+            .field("allowed_countries", &self.allowed_countries)
+            .field("blocked_number_types", &self.blocked_number_types)
+            .field("test_numbers", &self.test_numbers)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phone(number: &str) -> PhoneNumber {
+        PhoneNumber::parse(number, "").unwrap()
+    }
+
+    #[test]
+    fn destinations_are_checked_against_countries_and_number_types() {
+        let policy =
+            Policy { allowed_countries: Some(" in, US ".parse().unwrap()), ..Policy::default() };
+        assert_eq!(policy.destination_refusal(&phone("+919876543219")), None);
+        assert_eq!(policy.destination_refusal(&phone("+12015550123")), None);
+        assert_eq!(
+            policy.destination_refusal(&phone("+447400123456")),
+            Some(DestinationRefusal::CountryNotAllowed)
+        );
+        assert_eq!(
+            policy.destination_refusal(&phone("+911123456789")),
+            Some(DestinationRefusal::UnsupportedNumberType),
+            "a Delhi landline"
+        );
+        let open = Policy { blocked_number_types: "none".parse().unwrap(), ..Policy::default() };
+        assert_eq!(open.destination_refusal(&phone("+911123456789")), None);
+        assert_eq!(open.destination_refusal(&phone("+447400123456")), None);
+    }
+
+    #[test]
+    fn test_numbers_are_never_refused() {
+        let policy = Policy {
+            allowed_countries: Some("US".parse().unwrap()),
+            test_numbers: "+919876543219=424242".parse().unwrap(),
+            ..Policy::default()
+        };
+        assert_eq!(policy.destination_refusal(&phone("+919876543219")), None);
+        assert_eq!(policy.test_code(&phone("+919876543219")), Some("424242"));
+        assert_eq!(policy.test_code(&phone("+919876543210")), None);
+    }
+
+    #[test]
+    fn message_rounds_minutes_up() {
+        let policy = Policy { code_ttl_seconds: 61, ..Policy::default() };
+        assert_eq!(
+            policy.message("042"),
+            "Your verification code is 042. It expires in 2 minutes."
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_test_codes() {
+        let policy =
+            Policy { test_numbers: "+919876543219=424242".parse().unwrap(), ..Policy::default() };
+        let shown = format!("{policy:?}");
+        assert!(!shown.contains("424242"), "{shown}");
+        assert!(!shown.contains("9876543219"), "{shown}");
+        assert!(shown.contains("max_attempts: 5"), "{shown}");
+    }
+}

@@ -1,0 +1,10 @@
+//! The shared crate from the outside, in one test binary (it links once): the HTTP layer on
+//! the events in `events/`, hostile tokens, generated inputs, what logs and metrics carry,
+//! and the AWS adapters against moto. Helpers come from `otp-testkit`.
+#![allow(clippy::unwrap_used)]
+
+mod http;
+mod jwt;
+mod moto;
+mod properties;
+mod telemetry;

@@ -1,0 +1,6 @@
+//! The AWS adapters against moto's DynamoDB and SNS emulation, which `make test` starts.
+
+mod end_to_end;
+mod sns;
+mod store;
+mod wiring;

@@ -1,0 +1,92 @@
+//! What the logs and the metrics say. Each test installs its subscriber for its own thread
+//! only (`set_default`; `#[tokio::test]` polls everything on that thread), so tests of the
+//! binary run side by side without seeing each other's lines.
+
+use otp_shared::http::Endpoint;
+use otp_shared::otp::{OtpError, Policy, SendRequest, VerifyRequest};
+use otp_shared::phone::PhoneNumber;
+use otp_shared::sms::Inbox;
+use otp_shared::telemetry::EmfLayer;
+use otp_testkit::{Capture, api, call, code_in, events, service};
+use serde_json::{Value, json};
+use tracing_subscriber::layer::SubscriberExt;
+
+#[tokio::test]
+async fn logs_carry_events_but_no_code_token_or_full_phone() {
+    let logs = Capture::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .without_time() // so no digits of a timestamp can match a code by chance
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let inbox = Inbox::new();
+    let api = api().sms(inbox.clone()).build().await;
+    let registered = call(&api, Endpoint::Register, events::register().request()).await;
+    let auth_code = registered.body["authCode"].as_str().unwrap().to_owned();
+    let code = code_in(&inbox.messages()[0].body, 6);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for otp in [wrong, code.as_str()] {
+        let body = json!({
+            "phone_number": "9876543219", "countryCode": "+91", "authCode": auth_code, "otp": otp
+        });
+        call(&api, Endpoint::Verify, events::verify().body(body).request()).await;
+    }
+    call(&api, Endpoint::Register, events::bad_token().request()).await;
+
+    let text = logs.text();
+    for event in ["otp.sent", "otp.failed", "otp.verified", "auth.refused"] {
+        assert!(text.contains(event), "{event} is logged:\n{text}");
+    }
+    let token = events::register().token_value();
+    let signature = token.rsplit('.').next().unwrap().to_owned();
+    for secret in [code.as_str(), auth_code.as_str(), "9876543219", signature.as_str(), "alice"] {
+        assert!(!text.contains(secret), "{secret} leaked into the logs:\n{text}");
+    }
+    for line in text.lines().filter(|line| line.contains("\"event\":\"otp.")) {
+        let line: Value = serde_json::from_str(line).unwrap();
+        let audit = &line["span"];
+        assert_eq!(audit["phone"], "+91*******219", "{line}");
+        assert_eq!(audit["country"], "IN", "{line}");
+        let subject = audit["subject"].as_str().unwrap();
+        assert!(subject.len() == 16 && subject.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+        let request_id = line["spans"][0]["request_id"].as_str().unwrap();
+        assert!(!request_id.is_empty(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn each_lifecycle_event_is_one_metric_line() {
+    let lines = Capture::default();
+    let writer = lines.clone();
+    let subscriber =
+        tracing_subscriber::registry().with(EmfLayer::new("OtpTest", move || writer.clone()));
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let otp = service().policy(Policy { max_attempts: 1, ..Policy::default() }).build();
+    let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
+    let send = SendRequest { subject: "alice", phone: &phone, client_ip: None };
+    let sent = otp.send_code(send).await.unwrap();
+    assert!(matches!(otp.send_code(send).await, Err(OtpError::RateLimited { .. })));
+    let verify =
+        VerifyRequest { subject: "alice", phone: &phone, auth_code: &sent.auth_code, code: "x" };
+    assert!(otp.verify_code(verify).await.is_err());
+    tracing::info!(event = "auth.refused", "not a lifecycle event");
+
+    let text = lines.text();
+    let metrics: Vec<Value> =
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let events: Vec<&str> = metrics.iter().map(|m| m["Event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["otp.sent", "otp.rate_limited", "otp.locked"]);
+    for metric in &metrics {
+        let directive = &metric["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "OtpTest");
+        assert_eq!(directive["Dimensions"][0][0], "Event");
+        assert_eq!(directive["Metrics"][0]["Name"], "Count");
+        assert_eq!(metric["Count"], 1);
+        assert!(metric["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
+    }
+}
