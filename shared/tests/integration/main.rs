@@ -7,4 +7,5 @@ mod http;
 mod jwt;
 mod moto;
 mod properties;
+mod store_scripted;
 mod telemetry;
