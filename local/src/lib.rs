@@ -16,7 +16,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
-use otp_shared::http::{Api, ApiError, MAX_BODY_BYTES};
+use otp_shared::http::{Api, ApiError, BodyError, MAX_BODY_BYTES};
 use otp_shared::sms::Inbox;
 use otp_shared::store::MemoryStore;
 use otp_shared::system::{OsRandom, SystemClock};
@@ -95,7 +95,7 @@ impl LocalServer {
             Ok(collected) => collected.to_bytes(),
             Err(error) if error.is::<LengthLimitError>() => return Err(ApiError::PayloadTooLarge),
             Err(_) => {
-                return Err(ApiError::InvalidRequest("the request body could not be read".into()));
+                return Err(ApiError::InvalidBody(BodyError::Unreadable));
             }
         };
         let mut context = ApiGatewayV2httpRequestContext::default();

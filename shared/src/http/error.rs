@@ -5,7 +5,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use super::{MAX_BODY_BYTES, TOKEN_HEADER, json_response};
+use super::{BodyError, MAX_BODY_BYTES, TOKEN_HEADER, json_response};
 use crate::otp::OtpError;
 use crate::phone::PhoneError;
 
@@ -16,9 +16,9 @@ pub enum ApiError {
     /// The token is missing, malformed, expired or wrongly signed.
     #[error("Missing or invalid {TOKEN_HEADER}")]
     Unauthorized,
-    /// The body is not what the endpoint takes; the text says what is wrong.
-    #[error("{0}")]
-    InvalidRequest(String),
+    /// The body is not what the endpoint takes.
+    #[error(transparent)]
+    InvalidBody(#[from] BodyError),
     /// The body is over [`MAX_BODY_BYTES`].
     #[error("Request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
@@ -50,7 +50,7 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "UN_AUTHORIZED"),
-            Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+            Self::InvalidBody(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::InvalidPhone(_) => (StatusCode::BAD_REQUEST, "INVALID_PHONE_NUMBER"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),

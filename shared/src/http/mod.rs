@@ -15,7 +15,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 pub use error::{ApiError, ErrorBody};
-pub use request::{PhoneBody, StringOrNumber, VerifyBody};
+pub use request::{BodyError, PhoneBody, StringOrNumber, VerifyBody, json_object};
 
 use crate::jwt::JwtVerifier;
 use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender};
@@ -131,7 +131,7 @@ where
         let policy = self.otp.policy();
         match endpoint {
             Endpoint::Register | Endpoint::Resend => {
-                let body: PhoneBody = parse_body(request)?;
+                let body = PhoneBody::from_json(&body_object(request)?)?;
                 let phone = body.phone()?;
                 let sent = self
                     .otp
@@ -147,18 +147,18 @@ where
                 ))
             }
             Endpoint::Verify => {
-                let body: VerifyBody = parse_body(request)?;
+                let body = VerifyBody::from_json(&body_object(request)?)?;
                 let phone = body.phone.phone()?;
-                let auth_code =
-                    body.auth_code.digits(policy.auth_code_length).ok_or_else(|| {
-                        ApiError::InvalidRequest(format!(
-                            "authCode must be {} digits",
-                            policy.auth_code_length
-                        ))
-                    })?;
-                let code = body.otp.digits(policy.code_length).ok_or_else(|| {
-                    ApiError::InvalidRequest(format!("otp must be {} digits", policy.code_length))
-                })?;
+                let digits = policy.auth_code_length;
+                let auth_code = body
+                    .auth_code
+                    .digits(digits)
+                    .ok_or(BodyError::WrongLength { field: "authCode", digits })?;
+                let digits = policy.code_length;
+                let code = body
+                    .otp
+                    .digits(digits)
+                    .ok_or(BodyError::WrongLength { field: "otp", digits })?;
                 self.otp
                     .verify_code(VerifyRequest {
                         subject: &subject,
@@ -189,45 +189,13 @@ where
     }
 }
 
-/// The body as `T`, refusing empty, oversized and malformed bodies.
-fn parse_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+/// The body's JSON object, refusing oversized and malformed bodies.
+fn body_object(request: &Request) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     let bytes: &[u8] = request.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
-    // Serde would also fill a struct from a JSON array; the contract only has objects.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::InvalidRequest("request body must be a JSON object".to_owned()));
-    }
-    let mut json = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut json).map_err(|error| {
-        ApiError::InvalidRequest(describe_json_error(&error.path().to_string(), error.inner()))
-    })?;
-    json.end().map_err(|error| ApiError::InvalidRequest(describe_json_error("", &error)))?;
-    Ok(value)
-}
-
-/// What is wrong with a body, naming the field at `path` but never echoing a value: bodies
-/// hold phone numbers and codes.
-fn describe_json_error(path: &str, error: &serde_json::Error) -> String {
-    if !error.is_data() {
-        return format!(
-            "body is not valid JSON (line {}, column {})",
-            error.line(),
-            error.column()
-        );
-    }
-    let message = error.to_string();
-    fn without_position(text: &str) -> &str {
-        text.split(" at line").next().unwrap_or(text)
-    }
-    if message.starts_with("missing field") {
-        return without_position(&message).to_owned();
-    }
-    let expected = message
-        .split_once(", expected ")
-        .map_or("another type", |(_, expected)| without_position(expected));
-    format!("{path} must be {expected}")
+    Ok(json_object(bytes)?)
 }
 
 /// The caller's address as API Gateway saw it.

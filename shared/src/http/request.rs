@@ -5,18 +5,90 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Unexpected, Visitor};
+use serde_json::{Map, Value};
 
 use crate::phone::{PhoneError, PhoneNumber};
 
+/// What is wrong with a body, naming the field but never echoing a value: bodies hold
+/// phone numbers and codes. The `Display` is what the client reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// The body is not a JSON object (empty, an array, a string...).
+    #[error("request body must be a JSON object")]
+    NotAnObject,
+    /// The body is not JSON at all; where the parser stopped.
+    #[error("body is not valid JSON (line {line}, column {column})")]
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// A required field is absent.
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    /// A field is neither a string nor a non-negative integer.
+    #[error("{0} must be a string or a non-negative integer")]
+    WrongType(&'static str),
+    /// A code field does not have the configured number of digits.
+    #[error("{field} must be {digits} digits")]
+    WrongLength {
+        /// The field.
+        field: &'static str,
+        /// The digits it must have.
+        digits: usize,
+    },
+    /// The body could not be read off the connection (local server).
+    #[error("the request body could not be read")]
+    Unreadable,
+}
+
+/// The body as a JSON object. Only objects are accepted: the contract has nothing else.
+pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, BodyError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(BodyError::NotAnObject);
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(BodyError::NotAnObject),
+        Err(error) => Err(BodyError::Syntax { line: error.line(), column: error.column() }),
+    }
+}
+
+/// `object[name]` as a string or number, `None` when absent (or JSON `null`).
+fn field(
+    object: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<StringOrNumber>, BodyError> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => {
+            StringOrNumber::deserialize(value).map(Some).map_err(|_| BodyError::WrongType(name))
+        }
+    }
+}
+
+/// `object[name]`, which must be present.
+fn required(object: &Map<String, Value>, name: &'static str) -> Result<StringOrNumber, BodyError> {
+    field(object, name)?.ok_or(BodyError::MissingField(name))
+}
+
 /// `{"phone_number", "countryCode"}`: the body of register and resend, and part of verify's.
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneBody {
     phone_number: StringOrNumber,
-    #[serde(rename = "countryCode", default)]
     country_code: Option<StringOrNumber>,
 }
 
 impl PhoneBody {
+    /// Reads the fields from a body's object; other fields are ignored.
+    pub fn from_json(object: &Map<String, Value>) -> Result<Self, BodyError> {
+        Ok(Self {
+            phone_number: required(object, "phone_number")?,
+            country_code: field(object, "countryCode")?,
+        })
+    }
+
     /// The phone number in E.164 form.
     pub fn phone(&self) -> Result<PhoneNumber, PhoneError> {
         let country = self.country_code.as_ref().map(StringOrNumber::text);
@@ -25,16 +97,25 @@ impl PhoneBody {
 }
 
 /// `{"phone_number", "countryCode", "authCode", "otp"}`: the body of verify.
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyBody {
     /// The phone number and its country.
-    #[serde(flatten)]
     pub phone: PhoneBody,
     /// The `authCode` that register or resend returned.
-    #[serde(rename = "authCode")]
     pub auth_code: StringOrNumber,
     /// The code from the SMS.
     pub otp: StringOrNumber,
+}
+
+impl VerifyBody {
+    /// Reads the fields from a body's object; other fields are ignored.
+    pub fn from_json(object: &Map<String, Value>) -> Result<Self, BodyError> {
+        Ok(Self {
+            phone: PhoneBody::from_json(object)?,
+            auth_code: required(object, "authCode")?,
+            otp: required(object, "otp")?,
+        })
+    }
 }
 
 /// A JSON string, or a non-negative JSON integer that some clients send in its place.
@@ -113,8 +194,8 @@ mod tests {
 
     use super::*;
 
-    fn verify_body(value: serde_json::Value) -> Result<VerifyBody, serde_json::Error> {
-        serde_json::from_value(value)
+    fn verify_body(value: Value) -> Result<VerifyBody, BodyError> {
+        VerifyBody::from_json(value.as_object().unwrap())
     }
 
     #[test]
@@ -162,13 +243,28 @@ mod tests {
 
     #[test]
     fn country_code_may_be_a_number_or_absent_when_the_number_has_one() {
-        let body: PhoneBody =
-            serde_json::from_value(json!({"phone_number": "9876543219", "countryCode": 91}))
-                .unwrap();
+        let phone_body = |value: Value| PhoneBody::from_json(value.as_object().unwrap()).unwrap();
+        let body = phone_body(json!({"phone_number": "9876543219", "countryCode": 91}));
         assert_eq!(body.phone().unwrap().e164(), "+919876543219");
-        let body: PhoneBody =
-            serde_json::from_value(json!({"phone_number": "+919876543219"})).unwrap();
+        let body = phone_body(json!({"phone_number": "+919876543219", "countryCode": null}));
         assert_eq!(body.phone().unwrap().e164(), "+919876543219");
+    }
+
+    #[test]
+    fn body_errors_name_the_field_and_never_a_value() {
+        let cases: [(&[u8], BodyError); 6] = [
+            (b"", BodyError::NotAnObject),
+            (b" [1, 2]", BodyError::NotAnObject),
+            (b"{\"phone_number\": 98765432", BodyError::Syntax { line: 1, column: 25 }),
+            (b"{} x", BodyError::Syntax { line: 1, column: 4 }),
+            (b"{\"countryCode\": \"+91\"}", BodyError::MissingField("phone_number")),
+            (b"{\"phone_number\": 98765.5}", BodyError::WrongType("phone_number")),
+        ];
+        for (body, expected) in cases {
+            let error = json_object(body).and_then(|object| PhoneBody::from_json(&object));
+            assert_eq!(error, Err(expected.clone()), "{}", String::from_utf8_lossy(body));
+            assert!(!expected.to_string().contains("98765"));
+        }
     }
 
     #[test]
