@@ -7,8 +7,25 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use crate::jwt::{Algorithms, JwtKeys, JwtSettings, parse_public_key};
-use crate::otp::Policy;
+use crate::otp::{DEFAULT_MESSAGE_TEMPLATE, Policy};
 use crate::secret::{HashKey, MIN_KEY_BYTES};
+
+/// The default of every variable that has one, as text: what `template.yaml` and the
+/// README's configuration table must say (a test compares them), and what reading the
+/// variable unset gives (a unit test below checks that).
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("JWT_SUBJECT_CLAIM", "sub"),
+    ("OTP_LENGTH", "6"),
+    ("OTP_AUTH_CODE_LENGTH", "4"),
+    ("OTP_TTL_SECONDS", "300"),
+    ("OTP_MAX_ATTEMPTS", "5"),
+    ("OTP_RESEND_COOLDOWN_SECONDS", "30"),
+    ("OTP_MAX_SENDS_PER_PHONE_PER_HOUR", "5"),
+    ("OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR", "10"),
+    ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "50"),
+    ("OTP_BLOCKED_NUMBER_TYPES", "fixed_line,premium_rate,shared_cost"),
+    ("SMS_MESSAGE_TEMPLATE", DEFAULT_MESSAGE_TEMPLATE),
+];
 
 /// A setting that is missing or does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -272,6 +289,14 @@ mod tests {
         assert_eq!(settings.jwt.issuer, None);
         assert_eq!(settings.jwt.algorithms.as_slice(), [Algorithm::HS256]);
         assert_eq!(settings.jwt.subject_claim, "sub");
+    }
+
+    #[test]
+    fn the_documented_defaults_are_the_defaults() {
+        let unset = Settings::from_lookup(&env(&SECRETS)).unwrap();
+        let spelled_out = Settings::from_lookup(&env(&[&SECRETS[..], DEFAULTS].concat())).unwrap();
+        assert_eq!(spelled_out.policy, unset.policy);
+        assert_eq!(spelled_out.jwt.subject_claim, unset.jwt.subject_claim);
     }
 
     #[test]
