@@ -13,7 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::http::Method;
+use lambda_http::http::{Method, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use otp_shared::http::{Api, ApiError, BodyError, MAX_BODY_BYTES};
@@ -31,6 +31,9 @@ pub const INBOX_PATH: &str = "/_local/sms";
 /// The path that serves the API's OpenAPI document.
 pub const OPENAPI_PATH: &str = "/_local/openapi.yaml";
 
+/// The path that serves the public key of the verification tokens, as a JWKS.
+pub const JWKS_PATH: &str = "/_local/jwks.json";
+
 const OPENAPI: &str = include_str!("../../openapi.yaml");
 
 /// What every connection shares.
@@ -46,13 +49,18 @@ impl LocalServer {
         Self { api, inbox, requests: AtomicU64::new(0) }
     }
 
-    /// Serves connections from `listener` until the task is dropped.
+    /// Serves connections from `listener` until the task is dropped. Requests must name
+    /// the listener's own loopback address (or `localhost`) in `Host`.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        let port = listener.local_addr()?.port();
+        let hosts: Arc<[String]> =
+            ["127.0.0.1", "localhost", "[::1]"].map(|host| format!("{host}:{port}")).into();
         loop {
             let (stream, peer) = listener.accept().await?;
-            let server = self.clone();
+            let (server, hosts) = (self.clone(), hosts.clone());
             tokio::spawn(async move {
-                let service = service_fn(move |request| server.clone().respond(request, peer));
+                let service =
+                    service_fn(move |request| server.clone().respond(request, peer, hosts.clone()));
                 if let Err(error) =
                     http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
                 {
@@ -66,14 +74,23 @@ impl LocalServer {
         self: Arc<Self>,
         request: hyper::Request<Incoming>,
         peer: SocketAddr,
+        hosts: Arc<[String]>,
     ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
         let get = request.method() == Method::GET;
+        let host = request.headers().get(header::HOST).and_then(|host| host.to_str().ok());
+        let known_host = host.is_some_and(|host| hosts.iter().any(|own| own == host));
+        let tokens = self.api.otp().verification_tokens();
         let response = match request.uri().path() {
+            _ if !known_host => ApiError::MisdirectedRequest.into_response(),
             INBOX_PATH if get => {
                 let json = serde_json::to_string(&self.inbox.messages()).unwrap_or_default();
                 document("application/json", json)
             }
             OPENAPI_PATH if get => document("application/yaml", OPENAPI.to_owned()),
+            JWKS_PATH if get && tokens.is_some() => {
+                let jwks = tokens.map(|tokens| tokens.jwks());
+                document("application/json", serde_json::to_string(&jwks).unwrap_or_default())
+            }
             _ => match self.as_gateway_request(request, peer).await {
                 Ok(request) => self.api.route(request).await,
                 Err(error) => error.into_response(),

@@ -8,8 +8,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, Subcommand};
-use otp_local::{INBOX_PATH, LocalServer, OPENAPI_PATH};
+use otp_local::{INBOX_PATH, JWKS_PATH, LocalServer, OPENAPI_PATH};
 use otp_shared::config::Settings;
 use otp_shared::http::{Api, Endpoint};
 use otp_shared::jwt::{self, JwtSettings, JwtVerifier};
@@ -18,6 +20,9 @@ use otp_shared::otp::ports::{Clock, RandomSource};
 use otp_shared::sms::Inbox;
 use otp_shared::store::MemoryStore;
 use otp_shared::system::{OsRandom, SystemClock};
+use otp_shared::verification_token::ed25519_pkcs8;
+use rand::RngCore;
+use rand::rngs::OsRng;
 use tokio::net::TcpListener;
 
 /// The OTP API on localhost: in-memory store, SMS printed and kept in an inbox.
@@ -27,7 +32,8 @@ struct Cli {
     /// Port to listen on, on 127.0.0.1 (0 picks a free one).
     #[arg(long, env = "PORT", default_value_t = 3000)]
     port: u16,
-    /// Where the generated JWT secret is kept, so that `token` and the server agree.
+    /// Where the generated JWT secret and verification key are kept, so that `token`, the
+    /// server and backends checking its tokens agree across restarts.
     #[arg(long, env = "OTP_LOCAL_STATE_DIR", default_value = ".otp-local")]
     state_dir: PathBuf,
     #[command(subcommand)]
@@ -73,7 +79,8 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
         OsRandom,
         settings.policy,
         settings.hash_key,
-    );
+    )
+    .with_verification_tokens(settings.verification_tokens);
     let jwt = JwtVerifier::new(&settings.jwt).await?;
     let server = Arc::new(LocalServer::new(Api::new(jwt, otp), inbox));
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
@@ -84,6 +91,7 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
     }
     println!("  GET  http://{address}{INBOX_PATH}");
     println!("  GET  http://{address}{OPENAPI_PATH}");
+    println!("  GET  http://{address}{JWKS_PATH}");
     println!("Mint a token with: cargo run -q -p otp-local -- token --sub alice");
     io::stdout().flush()?;
     tokio::select! {
@@ -93,31 +101,47 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
     Ok(())
 }
 
-/// The process environment, with the two secrets filled in when unset: a JWT secret from the
-/// state directory (generated there on first use) when no JWT key source is configured, and
-/// a hash key fresh for this process.
+/// The process environment, with the secrets filled in when unset: a JWT secret from the
+/// state directory when no JWT key source is configured, an Ed25519 verification key from
+/// there too (issuer `otp-local`), both generated on first use, and a hash key fresh for
+/// this process.
 fn local_environment(state_dir: &Path) -> io::Result<impl Fn(&str) -> Option<String>> {
     let mut defaults = HashMap::new();
-    let key_sources = ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"];
-    if key_sources.iter().all(|name| std::env::var_os(name).is_none()) {
-        defaults.insert("JWT_SECRET", local_jwt_secret(state_dir)?);
+    let unset = |name: &str| std::env::var_os(name).is_none();
+    if ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"].iter().all(|name| unset(name)) {
+        let secret = || OsRandom.identifier() + &OsRandom.identifier();
+        defaults.insert("JWT_SECRET", kept(state_dir, "jwt-secret", secret)?);
+    }
+    if unset("VERIFICATION_TOKEN_PRIVATE_KEY") {
+        let key = kept(state_dir, "verification-key.pem", ed25519_pem)?;
+        defaults.insert("VERIFICATION_TOKEN_PRIVATE_KEY", key);
+        defaults.insert("VERIFICATION_TOKEN_ISSUER", "otp-local".to_owned());
     }
     defaults.insert("OTP_HASH_KEY", OsRandom.identifier() + &OsRandom.identifier());
     Ok(move |name: &str| std::env::var(name).ok().or_else(|| defaults.get(name).cloned()))
 }
 
-/// The secret in `state_dir/jwt-secret`, created (readable by its owner only) if missing.
-fn local_jwt_secret(state_dir: &Path) -> io::Result<String> {
-    let path = state_dir.join("jwt-secret");
-    if let Ok(secret) = fs::read_to_string(&path) {
-        return Ok(secret.trim().to_owned());
+/// A new Ed25519 private key, PKCS#8 PEM.
+fn ed25519_pem() -> String {
+    let mut seed = [0u8; 32];
+    OsRng.fill_bytes(&mut seed);
+    let body = STANDARD.encode(ed25519_pkcs8(&seed));
+    format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n")
+}
+
+/// The contents of `state_dir/name`, created from `make` (readable by its owner only) if
+/// missing.
+fn kept(state_dir: &Path, name: &str, make: impl FnOnce() -> String) -> io::Result<String> {
+    let path = state_dir.join(name);
+    if let Ok(kept) = fs::read_to_string(&path) {
+        return Ok(kept.trim().to_owned());
     }
     fs::create_dir_all(state_dir)?;
-    let secret = OsRandom.identifier() + &OsRandom.identifier();
+    let made = make();
     match fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
         Ok(mut file) => {
-            file.write_all(secret.as_bytes())?;
-            Ok(secret)
+            file.write_all(made.as_bytes())?;
+            Ok(made.trim().to_owned())
         }
         // Another process created it first: use theirs.
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {

@@ -36,6 +36,19 @@ impl Server {
             std::env::temp_dir().join(format!("otp-local-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&state_dir);
         let env: Vec<_> = env.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        Self::spawn(state_dir, env)
+    }
+
+    /// The same server stopped and started again, with the same state directory.
+    fn restart(mut self) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (state_dir, env) = (self.state_dir.clone(), std::mem::take(&mut self.env));
+        std::mem::forget(self); // its state directory lives on in the new one
+        Self::spawn(state_dir, env)
+    }
+
+    fn spawn(state_dir: PathBuf, env: Vec<(&'static str, String)>) -> Self {
         let mut child = Command::new(BIN)
             .args(["--port", "0"])
             .env("OTP_LOCAL_STATE_DIR", &state_dir)
@@ -88,6 +101,21 @@ impl Server {
         Answer { status: parts.status.as_u16(), headers: parts.headers, body }
     }
 
+    /// A request naming `host` in its `Host` header.
+    async fn send_with_host(&self, method: &str, path: &str, host: &str) -> Answer {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("host", host)
+            .body(Full::from(String::new()))
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
     async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
         self.send("POST", path, Some(token), body.to_string()).await
     }
@@ -134,7 +162,8 @@ async fn quickstart_register_read_inbox_verify() {
     let body = json!({"phone_number": "9876543219", "countryCode": "IN", "authCode": auth_code, "otp": code});
     let verified = server.post(VERIFY, &token, body.clone()).await;
     assert_eq!(verified.status, 200, "{}", verified.body);
-    assert_eq!(verified.body, json!({"message": "Phone number verified successfully"}));
+    assert_eq!(verified.body["message"], "Phone number verified successfully");
+    assert!(verified.body["verificationToken"].is_string(), "otp-local signs a token");
     let replayed = server.post(VERIFY, &token, body).await;
     assert_eq!((replayed.status, replayed.body["code"].as_str()), (401, Some("OTP_ALREADY_USED")));
 }
@@ -181,6 +210,40 @@ async fn unknown_paths_wrong_methods_and_huge_bodies_get_json_errors() {
     assert_eq!((huge.status, huge.body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
     let broken = server.send("POST", REGISTER, Some(&token), "{\"phone_number\":".into()).await;
     assert_eq!((broken.status, broken.body["code"].as_str()), (400, Some("INVALID_REQUEST")));
+}
+
+#[tokio::test]
+async fn requests_naming_another_host_are_refused() {
+    let server = Server::start("host", &[]);
+    let token = server.token("alice");
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let inbox = server.send_with_host("GET", "/_local/sms", &host).await;
+        assert_eq!(inbox.status, 200, "{host}");
+    }
+    for host in [format!("attacker.example:{port}"), "127.0.0.1:1".to_owned()] {
+        for path in ["/_local/sms", REGISTER] {
+            let refused = server.send_with_host("GET", path, &host).await;
+            let code = refused.body["code"].as_str();
+            assert_eq!((refused.status, code), (421, Some("MISDIRECTED_REQUEST")), "{host}{path}");
+        }
+    }
+    let verify = server.post(REGISTER, &token, phone()).await;
+    assert_eq!(verify.status, 200, "its own address is served");
+}
+
+#[tokio::test]
+async fn the_verification_key_is_served_as_a_jwks_and_kept_across_restarts() {
+    let first = Server::start("jwks", &[]);
+    let jwks = first.send("GET", "/_local/jwks.json", None, String::new()).await;
+    assert_eq!(jwks.status, 200);
+    let key = &jwks.body["keys"][0];
+    assert_eq!((key["kty"].as_str(), key["crv"].as_str()), (Some("OKP"), Some("Ed25519")));
+    assert!(key.get("d").is_none(), "the public key only");
+    let kid = key["kid"].as_str().unwrap().to_owned();
+    let again = first.restart();
+    let jwks = again.send("GET", "/_local/jwks.json", None, String::new()).await;
+    assert_eq!(jwks.body["keys"][0]["kid"], kid.as_str());
 }
 
 #[tokio::test]

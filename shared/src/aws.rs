@@ -1,8 +1,25 @@
-//! Wiring for the Lambda functions: settings, SDK clients built once with timeouts, and the
-//! API over the DynamoDB store and the SNS sender.
+//! Wiring for the Lambda functions: settings, SDK clients built once with their retries and
+//! timeouts, and the API over the DynamoDB store and the SNS sender.
+//!
+//! # Time budget
+//!
+//! The function timeout is 15 s (`Timeout` in `template.yaml`). Every call is bounded so
+//! that the worst case still ends with a JSON answer well inside it:
+//!
+//! | call | bound |
+//! | --- | --- |
+//! | JWKS fetch on an unknown `kid` | 1.5 s ([`crate::jwt::FETCH_TIMEOUT`]) |
+//! | one store call, SDK retries and conflict retries included | 2 s ([`STORE_CALL_BUDGET`]) |
+//! | SNS `Publish`, one attempt, never retried | 3 s ([`SMS_TIMEOUT`]) |
+//!
+//! Register or resend, worst case: JWKS 1.5 + (owner lookup ∥ issue) 2 + the owner's
+//! second issue 2 + `Publish` 3 + withdrawing after a failed SMS 2 = 10.5 s. Verify: JWKS
+//! 1.5 + check 2 = 3.5 s. [`REQUEST_DEADLINE`] (12 s) answers `503` should the sum ever be
+//! wrong, and leaves 3 s of the function timeout for the runtime to hand the answer back.
 
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -16,6 +33,19 @@ use crate::system::{OsRandom, SystemClock};
 
 /// The API as the Lambda functions run it.
 pub type AwsApi = Api<DynamoStore, SnsSender, SystemClock, OsRandom>;
+
+/// The longest one store call may take, retries included.
+pub const STORE_CALL_BUDGET: Duration = Duration::from_secs(2);
+
+/// The longest one DynamoDB attempt may take; the SDK tries up to three times.
+pub const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// The longest SNS `Publish` may take. It is tried once: a retry after SNS accepted the
+/// message would send a second SMS.
+pub const SMS_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The longest a request may take before it is answered `503`.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(12);
 
 /// Settings of the AWS adapters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,16 +66,37 @@ impl AwsSettings {
     }
 }
 
-/// SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL` and
-/// its per-service forms), with timeouts that keep every call well inside the function's
-/// 10 second timeout: 1 s per attempt, 3 s per operation with its retries.
+/// SDK configuration from the environment: region, credentials, and `AWS_ENDPOINT_URL`
+/// and its per-service forms.
 pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// The DynamoDB client configuration: up to three attempts of at most
+/// [`DYNAMODB_ATTEMPT_TIMEOUT`], with short backoffs, within [`STORE_CALL_BUDGET`].
+pub fn dynamodb_config(sdk: &SdkConfig) -> aws_sdk_dynamodb::config::Builder {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_millis(500))
-        .operation_attempt_timeout(Duration::from_secs(1))
-        .operation_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(DYNAMODB_ATTEMPT_TIMEOUT)
+        .operation_timeout(STORE_CALL_BUDGET)
         .build();
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
+    let retries = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(25))
+        .with_max_backoff(Duration::from_millis(200));
+    aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(timeouts).retry_config(retries)
+}
+
+/// The SNS client configuration: one attempt of at most [`SMS_TIMEOUT`].
+pub fn sns_config(sdk: &SdkConfig) -> aws_sdk_sns::config::Builder {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(SMS_TIMEOUT)
+        .operation_timeout(SMS_TIMEOUT)
+        .build();
+    aws_sdk_sns::config::Builder::from(sdk)
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::disabled())
 }
 
 /// The API over the given DynamoDB and SNS clients.
@@ -55,15 +106,16 @@ pub async fn api(
     dynamodb: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
 ) -> Result<AwsApi, ConfigError> {
-    let store = DynamoStore::new(dynamodb, aws.table_name);
+    let store = DynamoStore::new(dynamodb, aws.table_name).with_call_budget(STORE_CALL_BUDGET);
     let sms = SnsSender::new(sns, aws.sms_sender_id);
     let otp =
-        OtpService::new(store, sms, SystemClock, OsRandom, settings.policy, settings.hash_key);
+        OtpService::new(store, sms, SystemClock, OsRandom, settings.policy, settings.hash_key)
+            .with_verification_tokens(settings.verification_tokens);
     let jwt = JwtVerifier::new(&settings.jwt).await.map_err(|error| ConfigError::Invalid {
         name: "JWT_JWKS_URL",
         reason: error.to_string(),
     })?;
-    Ok(Api::new(jwt, otp))
+    Ok(Api::new(jwt, otp).with_deadline(REQUEST_DEADLINE))
 }
 
 /// Everything a function needs, from its environment: what each `main` calls once, at init.
@@ -79,5 +131,7 @@ pub async fn api_from_lookup(
 ) -> Result<AwsApi, ConfigError> {
     let settings = Settings::from_lookup(lookup)?;
     let aws = AwsSettings::from_lookup(lookup)?;
-    api(settings, aws, aws_sdk_dynamodb::Client::new(sdk), aws_sdk_sns::Client::new(sdk)).await
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config(sdk).build());
+    let sns = aws_sdk_sns::Client::from_conf(sns_config(sdk).build());
+    api(settings, aws, dynamodb, sns).await
 }

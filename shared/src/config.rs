@@ -5,16 +5,30 @@
 use std::fmt::Display;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::jwt::{Algorithms, JwtKeys, JwtSettings, parse_public_key};
 use crate::otp::{DEFAULT_MESSAGE_TEMPLATE, Policy};
 use crate::secret::{HashKey, MIN_KEY_BYTES};
+use crate::verification_token::VerificationTokens;
+
+/// The repository's examples: a secret that appears in them is public, and refused.
+const EXAMPLES: [&str; 3] = [
+    include_str!("../../README.md"),
+    include_str!("../../events/env.json"),
+    include_str!("../../events/local.env"),
+];
+
+/// The variable that lets the examples' own secrets through, for `sam local invoke` and
+/// `cargo lambda watch` with the files in `events/`. Never set it in a deployment.
+pub const ALLOW_EXAMPLE_SECRETS: &str = "ALLOW_EXAMPLE_SECRETS";
 
 /// The default of every variable that has one, as text: what `template.yaml` and the
 /// README's configuration table must say (a test compares them), and what reading the
 /// variable unset gives (a unit test below checks that).
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("JWT_SUBJECT_CLAIM", "sub"),
+    ("JWT_JWKS_MAX_AGE_SECONDS", "3600"),
     ("OTP_LENGTH", "6"),
     ("OTP_AUTH_CODE_LENGTH", "4"),
     ("OTP_TTL_SECONDS", "300"),
@@ -23,9 +37,17 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("OTP_MAX_SENDS_PER_PHONE_PER_HOUR", "5"),
     ("OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR", "10"),
     ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "50"),
+    ("OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY", "20"),
     ("OTP_BLOCKED_NUMBER_TYPES", "fixed_line,premium_rate,shared_cost"),
     ("SMS_MESSAGE_TEMPLATE", DEFAULT_MESSAGE_TEMPLATE),
+    ("VERIFICATION_TOKEN_TTL_SECONDS", "300"),
 ];
+
+/// Seconds a verification token is valid when `VERIFICATION_TOKEN_TTL_SECONDS` is unset.
+const DEFAULT_VERIFICATION_TOKEN_TTL_SECONDS: u64 = 300;
+
+/// How long JWKS keys are cached when `JWT_JWKS_MAX_AGE_SECONDS` is unset.
+const DEFAULT_JWKS_MAX_AGE_SECONDS: u64 = 3600;
 
 /// A setting that is missing or does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +80,8 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Key for the HMAC of codes and identifiers (`OTP_HASH_KEY`), at least 32 bytes.
     pub hash_key: HashKey,
+    /// The signer of verification tokens (`VERIFICATION_TOKEN_*`), when a key is set.
+    pub verification_tokens: Option<VerificationTokens>,
 }
 
 impl Settings {
@@ -68,14 +92,58 @@ impl Settings {
 
     /// Reads the settings through `lookup`, which maps a variable name to its value.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let allow_examples = parse_or(lookup, ALLOW_EXAMPLE_SECRETS, false)?;
+        for name in ["JWT_SECRET", "OTP_HASH_KEY", "VERIFICATION_TOKEN_PRIVATE_KEY"] {
+            if let Some(value) = optional(lookup, name)
+                && !allow_examples
+                && is_example(&value)
+            {
+                let reason = "is the example value from this repository's README or events/; \
+                              generate your own (see the README's Deploying)";
+                return Err(ConfigError::invalid(name, reason));
+            }
+        }
         let hash_key = HashKey::new(required(lookup, "OTP_HASH_KEY")?)
             .map_err(|short| ConfigError::invalid("OTP_HASH_KEY", short))?;
         Ok(Self {
             policy: Policy::from_lookup(lookup)?,
             jwt: JwtSettings::from_lookup(lookup)?,
             hash_key,
+            verification_tokens: verification_tokens(lookup)?,
         })
     }
+}
+
+/// Whether a secret appears in the repository's examples. A PEM key is compared by its
+/// base64 body, whatever its line breaks.
+fn is_example(secret: &str) -> bool {
+    let flat = |text: &str| -> String {
+        text.replace("\\n", "").chars().filter(|c| !c.is_whitespace()).collect()
+    };
+    let secret = flat(secret);
+    let body = secret.split("-----").find(|part| part.len() >= MIN_KEY_BYTES).unwrap_or(&secret);
+    body.len() >= 16 && EXAMPLES.iter().any(|example| flat(example).contains(body))
+}
+
+/// The verification token signer, when `VERIFICATION_TOKEN_PRIVATE_KEY` is set; its
+/// issuer is then required.
+fn verification_tokens(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<VerificationTokens>, ConfigError> {
+    let Some(pem) = optional(lookup, "VERIFICATION_TOKEN_PRIVATE_KEY") else {
+        return Ok(None);
+    };
+    let issuer = required(lookup, "VERIFICATION_TOKEN_ISSUER")?;
+    let audience = optional(lookup, "VERIFICATION_TOKEN_AUDIENCE");
+    let ttl = parse_in(
+        lookup,
+        "VERIFICATION_TOKEN_TTL_SECONDS",
+        1..=86_400,
+        DEFAULT_VERIFICATION_TOKEN_TTL_SECONDS,
+    )?;
+    VerificationTokens::from_pem(&pem, issuer, audience, ttl)
+        .map(Some)
+        .map_err(|error| ConfigError::invalid("VERIFICATION_TOKEN_PRIVATE_KEY", error))
 }
 
 impl Policy {
@@ -132,6 +200,11 @@ impl Policy {
                 "OTP_MAX_SENDS_PER_IP_PER_HOUR",
                 defaults.max_sends_per_ip_per_hour,
             )?,
+            max_failed_verifications_per_subject_per_day: parse_or(
+                lookup,
+                "OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY",
+                defaults.max_failed_verifications_per_subject_per_day,
+            )?,
             message_template: template,
             allowed_countries: optional_parse(lookup, "OTP_ALLOWED_COUNTRIES")?,
             blocked_number_types: parse_or(
@@ -146,7 +219,10 @@ impl Policy {
 
 impl JwtSettings {
     /// Reads the JWT settings through `lookup`: exactly one of `JWT_SECRET`,
-    /// `JWT_PUBLIC_KEY` and `JWT_JWKS_URL`, and the optional rest.
+    /// `JWT_PUBLIC_KEY` and `JWT_JWKS_URL`, and the rest. With a public key or a JWKS,
+    /// `JWT_ISSUER` and `JWT_AUDIENCE` are required: a provider's keys sign tokens for
+    /// many projects, and only these two claims say a token was minted for this one. A
+    /// secret is this deployment's own, so they stay optional with it.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let secret = optional(lookup, "JWT_SECRET");
         let public_key = optional(lookup, "JWT_PUBLIC_KEY");
@@ -171,9 +247,7 @@ impl JwtSettings {
                 (JwtKeys::PublicKey(key), implied)
             }
             (None, None, Some(url)) => {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(ConfigError::invalid("JWT_JWKS_URL", "must be an http(s) URL"));
-                }
+                check_jwks_url(&url)?;
                 let keys = JwtKeys::JwksUrl(url);
                 let implied = keys.implied_algorithm();
                 (keys, implied)
@@ -190,13 +264,41 @@ impl JwtSettings {
         algorithms
             .check_family(&keys)
             .map_err(|reason| ConfigError::invalid("JWT_ALGORITHMS", reason))?;
+        let (issuer, audience) = match keys {
+            JwtKeys::Secret(_) => {
+                (optional(lookup, "JWT_ISSUER"), optional(lookup, "JWT_AUDIENCE"))
+            }
+            JwtKeys::PublicKey(_) | JwtKeys::JwksUrl(_) => {
+                (Some(required(lookup, "JWT_ISSUER")?), Some(required(lookup, "JWT_AUDIENCE")?))
+            }
+        };
+        let max_age = parse_in(
+            lookup,
+            "JWT_JWKS_MAX_AGE_SECONDS",
+            60..=604_800,
+            DEFAULT_JWKS_MAX_AGE_SECONDS,
+        )?;
         Ok(Self {
             keys,
             algorithms,
-            issuer: optional(lookup, "JWT_ISSUER"),
-            audience: optional(lookup, "JWT_AUDIENCE"),
+            issuer,
+            audience,
             subject_claim: optional(lookup, "JWT_SUBJECT_CLAIM").unwrap_or_else(|| "sub".into()),
+            jwks_max_age: Duration::from_secs(max_age),
         })
+    }
+}
+
+/// A JWKS URL must be `https`: keys fetched in clear could be swapped on the way. Plain
+/// `http` is accepted for a loopback host only, for tests.
+fn check_jwks_url(url: &str) -> Result<(), ConfigError> {
+    let invalid = |reason| ConfigError::invalid("JWT_JWKS_URL", reason);
+    let uri: hyper::Uri = url.parse().map_err(|_| invalid("is not a URL"))?;
+    let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match uri.scheme_str() {
+        Some("https") if uri.host().is_some() => Ok(()),
+        Some("http") if loopback => Ok(()),
+        _ => Err(invalid("must be an https URL (http only for a loopback host)")),
     }
 }
 
@@ -396,14 +498,16 @@ mod tests {
             (include_str!("../../testkit/keys/ec-public.pem"), Algorithm::ES256),
             (include_str!("../../testkit/keys/ed-public.pem"), Algorithm::EdDSA),
         ];
+        let claims = [("JWT_ISSUER", "https://idp.example"), ("JWT_AUDIENCE", "otp-api")];
+        let with_claims = |pairs: &[(&str, &str)]| env(&[&claims[..], pairs].concat());
         for (pem, implied) in cases {
-            let jwt = JwtSettings::from_lookup(&env(&[("JWT_PUBLIC_KEY", pem)])).unwrap();
+            let jwt = JwtSettings::from_lookup(&with_claims(&[("JWT_PUBLIC_KEY", pem)])).unwrap();
             assert!(matches!(jwt.keys, JwtKeys::PublicKey(_)));
             assert_eq!(jwt.algorithms.as_slice(), [implied]);
-            let hmac = env(&[("JWT_PUBLIC_KEY", pem), ("JWT_ALGORITHMS", "HS256")]);
+            let hmac = with_claims(&[("JWT_PUBLIC_KEY", pem), ("JWT_ALGORITHMS", "HS256")]);
             assert!(JwtSettings::from_lookup(&hmac).is_err(), "never HMAC with a public key");
         }
-        let jwks = env(&[("JWT_JWKS_URL", "https://idp.example/jwks.json")]);
+        let jwks = with_claims(&[("JWT_JWKS_URL", "https://idp.example/jwks.json")]);
         assert_eq!(
             JwtSettings::from_lookup(&jwks).unwrap().algorithms.as_slice(),
             [Algorithm::RS256]
@@ -412,9 +516,11 @@ mod tests {
         let refused = [
             ("JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----"),
             ("JWT_JWKS_URL", "ftp://idp.example/jwks"),
+            ("JWT_JWKS_URL", "http://idp.example/jwks.json"),
+            ("JWT_JWKS_URL", "https:///jwks.json"),
         ];
         for (name, value) in refused {
-            match JwtSettings::from_lookup(&env(&[(name, value)])) {
+            match JwtSettings::from_lookup(&with_claims(&[(name, value)])) {
                 Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name),
                 other => panic!("{name}: expected an error naming it, got {other:?}"),
             }
@@ -424,6 +530,72 @@ mod tests {
             ("JWT_JWKS_URL", "https://idp.example/jwks.json"),
         ]);
         assert!(JwtSettings::from_lookup(&both).is_err(), "one key source only");
+    }
+
+    #[test]
+    fn public_keys_and_jwks_require_issuer_and_audience_secrets_do_not() {
+        let pem = include_str!("../../testkit/keys/rsa-public.pem");
+        let sources = [("JWT_PUBLIC_KEY", pem), ("JWT_JWKS_URL", "https://idp.example/jwks.json")];
+        for source in sources {
+            let missing = |pairs: &[(&str, &str)]| {
+                JwtSettings::from_lookup(&env(&[&[source], pairs].concat())).unwrap_err()
+            };
+            assert_eq!(missing(&[]), ConfigError::Missing("JWT_ISSUER"));
+            let issuer_only = [("JWT_ISSUER", "https://idp.example")];
+            assert_eq!(missing(&issuer_only), ConfigError::Missing("JWT_AUDIENCE"));
+            assert_eq!(missing(&[("JWT_AUDIENCE", "otp-api")]), ConfigError::Missing("JWT_ISSUER"));
+        }
+        let secret = env(&[SECRETS[0]]);
+        assert!(JwtSettings::from_lookup(&secret).is_ok(), "a secret is this deployment's own");
+    }
+
+    #[test]
+    fn jwks_urls_are_https_but_for_loopback_hosts() {
+        let claims = [("JWT_ISSUER", "i"), ("JWT_AUDIENCE", "a")];
+        for url in ["http://127.0.0.1:9000/jwks", "http://localhost/jwks", "http://[::1]:80/jwks"] {
+            let pairs = [&claims[..], &[("JWT_JWKS_URL", url)]].concat();
+            assert!(JwtSettings::from_lookup(&env(&pairs)).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn example_secrets_are_refused_unless_allowed() {
+        let example = [
+            ("JWT_SECRET", "example-only-jwt-secret-for-events-and-sam-local"),
+            ("OTP_HASH_KEY", "example-only-hash-key-for-events-and-sam-local"),
+        ];
+        for (name, value) in example {
+            let mut pairs: Vec<_> = SECRETS.iter().filter(|(k, _)| *k != name).copied().collect();
+            pairs.push((name, value));
+            match Settings::from_lookup(&env(&pairs)) {
+                Err(ConfigError::Invalid { name: named, reason }) => {
+                    assert_eq!(named, name);
+                    assert!(!reason.contains(value), "the secret is not echoed");
+                }
+                other => panic!("{name}: expected a refusal, got {other:?}"),
+            }
+        }
+        let allowed = [&example[..], &[(ALLOW_EXAMPLE_SECRETS, "true")]].concat();
+        assert!(Settings::from_lookup(&env(&allowed)).is_ok());
+    }
+
+    #[test]
+    fn verification_tokens_need_an_issuer_and_a_valid_key() {
+        let ed = include_str!("../../testkit/keys/ed-private.pem");
+        let rsa = include_str!("../../testkit/keys/rsa-private.pem");
+        let with =
+            |pairs: &[(&str, &str)]| Settings::from_lookup(&env(&[&SECRETS[..], pairs].concat()));
+        assert!(with(&[]).unwrap().verification_tokens.is_none());
+        let key = ("VERIFICATION_TOKEN_PRIVATE_KEY", ed);
+        assert_eq!(with(&[key]).unwrap_err(), ConfigError::Missing("VERIFICATION_TOKEN_ISSUER"));
+        let issuer = ("VERIFICATION_TOKEN_ISSUER", "https://otp.example");
+        assert!(with(&[key, issuer]).unwrap().verification_tokens.is_some());
+        match with(&[("VERIFICATION_TOKEN_PRIVATE_KEY", rsa), issuer]) {
+            Err(ConfigError::Invalid { name, .. }) => {
+                assert_eq!(name, "VERIFICATION_TOKEN_PRIVATE_KEY");
+            }
+            other => panic!("expected the key refused, got {other:?}"),
+        }
     }
 
     #[test]

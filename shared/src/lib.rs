@@ -14,6 +14,7 @@ pub mod sms;
 pub mod store;
 pub mod system;
 pub mod telemetry;
+pub mod verification_token;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

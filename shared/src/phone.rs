@@ -18,6 +18,12 @@ pub enum PhoneError {
     /// The digits do not form a valid number for that country.
     #[error("phone_number is not a valid phone number")]
     Invalid,
+    /// `phone_number` holds a character no phone number is written with.
+    #[error("phone_number may hold only digits, spaces and + ( ) . / -")]
+    NumberCharacters,
+    /// `countryCode` holds a character no calling code or region is written with.
+    #[error("countryCode may hold only letters, digits and +")]
+    CountryCharacters,
 }
 
 /// A valid phone number in E.164 form (`+919876543219`).
@@ -35,8 +41,17 @@ impl PhoneNumber {
     /// Parses `number` in the context of `country`, which is a calling code (`"+91"`, `"91"`)
     /// or an ISO 3166 region (`"IN"`). A number that starts with `+` carries its own country
     /// code, which wins over `country` (libphonenumber's rule); `country` may then be empty.
+    /// Only the characters people write numbers with are accepted, before any parsing:
+    /// libphonenumber is lenient (it reads letters as keypad digits, skips much else),
+    /// and what reaches it should be what a person meant.
     pub fn parse(number: &str, country: &str) -> Result<Self, PhoneError> {
         let number = number.trim();
+        if !number.bytes().all(|b| b.is_ascii_digit() || b" +()./-".contains(&b)) {
+            return Err(PhoneError::NumberCharacters);
+        }
+        if !country.trim().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+') {
+            return Err(PhoneError::CountryCharacters);
+        }
         let region = if number.starts_with('+') { None } else { Some(region_of(country.trim())?) };
         let parsed = phonenumber::parse(region, number).map_err(|_| PhoneError::Invalid)?;
         if !phonenumber::is_valid(&parsed) {
@@ -135,7 +150,7 @@ mod tests {
 
     #[test]
     fn unknown_countries_are_refused() {
-        for country in ["XX", "", "+999", "0", "+", "abc", "ZZ"] {
+        for country in ["XX", "", "+999", "0", "+", "abc", "ZZ", "+91+"] {
             assert_eq!(
                 PhoneNumber::parse("9876543219", country),
                 Err(PhoneError::UnknownCountry),
@@ -145,8 +160,34 @@ mod tests {
     }
 
     #[test]
+    fn only_the_characters_numbers_are_written_with_pass() {
+        for number in ["98765 43219", "(987) 654-3219", "98765.43219", "98765/43219", "+91-98765"] {
+            assert_ne!(PhoneNumber::parse(number, "IN"), Err(PhoneError::NumberCharacters));
+        }
+        for number in [
+            "98765x43219",
+            "1-800-FLOWERS",
+            "98765\u{0}43219",
+            "９８７６５４３２１９",
+            "98765;43219",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(number, "IN"),
+                Err(PhoneError::NumberCharacters),
+                "{number:?}"
+            );
+        }
+        for country in ["+9 1", "I-N", "91;", "ＩＮ"] {
+            assert_eq!(
+                PhoneNumber::parse("9876543219", country),
+                Err(PhoneError::CountryCharacters)
+            );
+        }
+    }
+
+    #[test]
     fn invalid_numbers_are_refused() {
-        for number in ["", "12", "0000000000", "not a number", "98765432199999"] {
+        for number in ["", "12", "0000000000", "98765432199999"] {
             assert_eq!(
                 PhoneNumber::parse(number, "+91"),
                 Err(PhoneError::Invalid),

@@ -11,11 +11,11 @@ type HmacSha256 = Hmac<Sha256>;
 /// The shortest key accepted: 256 bits, the output size of SHA-256.
 pub const MIN_KEY_BYTES: usize = 32;
 
-/// What a code is bound to: the challenge it was issued for, the phone, the JWT subject
-/// and the auth code handed to that subject.
+/// What a code is bound to: the phone, the JWT subject and the auth code handed to that
+/// subject. A resend draws a new auth code, so an old code never matches a new challenge;
+/// and a check can compute the digest before reading anything, so that the store compares
+/// digests in its condition.
 pub struct CodeBinding<'a> {
-    /// The challenge's random identifier.
-    pub challenge_id: &'a str,
     /// The phone number, E.164.
     pub phone_e164: &'a str,
     /// The JWT subject that asked for the code.
@@ -51,7 +51,8 @@ impl HashKey {
     }
 
     /// Whether `code` is the one whose digest is `expected`, compared in constant time.
-    pub fn code_matches(&self, binding: &CodeBinding<'_>, code: &str, expected: &[u8]) -> bool {
+    #[cfg(test)]
+    fn code_matches(&self, binding: &CodeBinding<'_>, code: &str, expected: &[u8]) -> bool {
         self.code_mac(binding, code).verify_slice(expected).is_ok()
     }
 
@@ -59,7 +60,6 @@ impl HashKey {
         self.mac(
             "otp-code",
             &[
-                binding.challenge_id.as_bytes(),
                 binding.phone_e164.as_bytes(),
                 binding.subject.as_bytes(),
                 binding.auth_code.as_bytes(),
@@ -99,7 +99,7 @@ mod tests {
     }
 
     fn binding<'a>(subject: &'a str, auth_code: &'a str) -> CodeBinding<'a> {
-        CodeBinding { challenge_id: "c1", phone_e164: "+919876543219", subject, auth_code }
+        CodeBinding { phone_e164: "+919876543219", subject, auth_code }
     }
 
     #[test]
@@ -128,8 +128,8 @@ mod tests {
     #[test]
     fn field_boundaries_are_unambiguous() {
         let key = key(1);
-        let a = CodeBinding { challenge_id: "c1", phone_e164: "+1", subject: "ab", auth_code: "c" };
-        let b = CodeBinding { challenge_id: "c1", phone_e164: "+1", subject: "a", auth_code: "bc" };
+        let a = CodeBinding { phone_e164: "+1", subject: "ab", auth_code: "c" };
+        let b = CodeBinding { phone_e164: "+1", subject: "a", auth_code: "bc" };
         assert_ne!(key.code_digest(&a, "1"), key.code_digest(&b, "1"));
     }
 

@@ -6,37 +6,88 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
 use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry};
 
-/// One flat JSON object per line (so CloudWatch Logs Insights sees `event`, `phone`, ...),
-/// without ANSI colours or timestamps (CloudWatch adds its own), filtered by
-/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, `info` by default; plus an [`EmfLayer`] in the
-/// namespace `METRICS_NAMESPACE` (default `OtpVerify`).
-pub fn init_lambda() {
-    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .and_then(|level| EnvFilter::try_new(level.to_lowercase()).ok())
-        .unwrap_or_else(|| EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()));
-    let namespace = std::env::var("METRICS_NAMESPACE")
-        .ok()
-        .filter(|namespace| !namespace.trim().is_empty())
-        .unwrap_or_else(|| "OtpVerify".to_owned());
+/// The target of the lifecycle events (`otp.sent`, `otp.verified`, ...) and of the spans
+/// they are logged in. Logs keep this target at `info` whatever the level, so audit lines
+/// and their metrics are never filtered out.
+pub const AUDIT: &str = "otp_audit";
+
+/// This project's crates: the configured level applies to them as set.
+const OWN_CRATES: [&str; 5] =
+    ["otp_shared", "otp_register", "otp_verify", "otp_resend", "otp_local"];
+
+/// The most any other crate (the Lambda runtime, the AWS SDK, hyper, rustls) may log:
+/// at `TRACE` they log raw events and request bodies, which hold tokens, phone numbers
+/// and codes.
+pub const DEPENDENCY_CAP: LevelFilter = LevelFilter::DEBUG;
+
+/// The level named by `AWS_LAMBDA_LOG_LEVEL` (what Lambda sets from the function's
+/// `ApplicationLogLevel`), else by `RUST_LOG` when it is a plain level, else `INFO`.
+/// Lambda's `FATAL` turns logs off but for the audit events: nothing here is fatal.
+pub fn log_level(lambda_level: Option<&str>, rust_log: Option<&str>) -> LevelFilter {
+    let parse = |text: &str| match text.trim().to_ascii_lowercase().as_str() {
+        "fatal" => Some(LevelFilter::OFF),
+        other => other.parse().ok(),
+    };
+    lambda_level.and_then(parse).or_else(|| rust_log.and_then(parse)).unwrap_or(LevelFilter::INFO)
+}
+
+/// What reaches the logs at `level`: this project's crates at `level`, every other crate
+/// at `level` but never above [`DEPENDENCY_CAP`], and the audit target at `info` always.
+pub fn log_filter(level: LevelFilter) -> Targets {
+    let capped = level.min(DEPENDENCY_CAP);
+    OWN_CRATES
+        .iter()
+        .fold(Targets::new().with_default(capped), |targets, name| {
+            targets.with_target(*name, level)
+        })
+        .with_target(AUDIT, LevelFilter::INFO)
+}
+
+/// The Lambda functions' subscriber: one flat JSON object per line (so CloudWatch Logs
+/// Insights sees `event`, `phone`, ...) to `logs`, without ANSI colours or timestamps
+/// (CloudWatch adds its own), filtered by [`log_filter`]; and an [`EmfLayer`] writing a
+/// metric for every lifecycle event to `metrics`, whatever the level.
+pub fn lambda_subscriber<L, M>(
+    level: LevelFilter,
+    logs: L,
+    metrics: M,
+    namespace: &str,
+) -> impl Subscriber + Send + Sync + 'static
+where
+    L: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+    M: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
     let logs = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_current_span(true)
         .with_target(false)
         .without_time()
-        .with_ansi(false);
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(logs)
-        .with(EmfLayer::new(namespace, std::io::stdout))
-        .init();
+        .with_ansi(false)
+        .with_writer(logs)
+        .with_filter(log_filter(level));
+    let audit_only = Targets::new().with_target(AUDIT, LevelFilter::INFO);
+    Registry::default().with(logs).with(EmfLayer::new(namespace, metrics).with_filter(audit_only))
+}
+
+/// Installs [`lambda_subscriber`] for the process: level from `AWS_LAMBDA_LOG_LEVEL` or
+/// `RUST_LOG`, logs and metrics to stdout, namespace `METRICS_NAMESPACE` (default
+/// `OtpVerify`).
+pub fn init_lambda() {
+    let var = |name: &str| std::env::var(name).ok();
+    let level = log_level(var("AWS_LAMBDA_LOG_LEVEL").as_deref(), var("RUST_LOG").as_deref());
+    let namespace = var("METRICS_NAMESPACE")
+        .filter(|namespace| !namespace.trim().is_empty())
+        .unwrap_or_else(|| "OtpVerify".to_owned());
+    lambda_subscriber(level, std::io::stdout, std::io::stdout, &namespace).init();
 }
 
 /// Human-readable logs on stderr, filtered by `RUST_LOG`, `info` by default.

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::otp::ports::{
-    AttemptClaim, Challenge, ChallengeStore, Clock, EpochSeconds, IssueOutcome, RandomSource,
-    SendCounter, SmsError, SmsSender, StoreError,
+    ChallengeStore, Check, CheckOutcome, Clock, EpochSeconds, Issue, IssueOutcome, RandomSource,
+    SmsError, SmsSender, StoreError, VerifiedPhone, Withdrawal,
 };
 use crate::otp::{OtpService, Policy};
 use crate::phone::PhoneNumber;
@@ -15,6 +15,7 @@ use crate::secret::HashKey;
 use crate::sms::Inbox;
 use crate::store::MemoryStore;
 use crate::system::OsRandom;
+use crate::verification_token::VerificationTokens;
 
 /// 2026-01-01T00:00:00Z, an hour boundary: where test clocks start.
 pub const START: EpochSeconds = 1_767_225_600;
@@ -35,6 +36,7 @@ pub fn service() -> ServiceBuilder<MemoryStore, Inbox, ManualClock, OsRandom> {
         random: OsRandom,
         policy: Policy::default(),
         key: hash_key(),
+        tokens: None,
     }
 }
 
@@ -47,31 +49,32 @@ pub struct ServiceBuilder<S, M, C, R> {
     random: R,
     policy: Policy,
     key: HashKey,
+    tokens: Option<VerificationTokens>,
 }
 
 impl<S, M, C, R> ServiceBuilder<S, M, C, R> {
     /// Uses `store`.
     pub fn store<T>(self, store: T) -> ServiceBuilder<T, M, C, R> {
-        let Self { sms, clock, random, policy, key, .. } = self;
-        ServiceBuilder { store, sms, clock, random, policy, key }
+        let Self { sms, clock, random, policy, key, tokens, .. } = self;
+        ServiceBuilder { store, sms, clock, random, policy, key, tokens }
     }
 
     /// Sends SMS through `sms`.
     pub fn sms<T>(self, sms: T) -> ServiceBuilder<S, T, C, R> {
-        let Self { store, clock, random, policy, key, .. } = self;
-        ServiceBuilder { store, sms, clock, random, policy, key }
+        let Self { store, clock, random, policy, key, tokens, .. } = self;
+        ServiceBuilder { store, sms, clock, random, policy, key, tokens }
     }
 
     /// Reads the time from `clock`.
     pub fn clock<T>(self, clock: T) -> ServiceBuilder<S, M, T, R> {
-        let Self { store, sms, random, policy, key, .. } = self;
-        ServiceBuilder { store, sms, clock, random, policy, key }
+        let Self { store, sms, random, policy, key, tokens, .. } = self;
+        ServiceBuilder { store, sms, clock, random, policy, key, tokens }
     }
 
     /// Draws codes and identifiers from `random`.
     pub fn random<T>(self, random: T) -> ServiceBuilder<S, M, C, T> {
-        let Self { store, sms, clock, policy, key, .. } = self;
-        ServiceBuilder { store, sms, clock, random, policy, key }
+        let Self { store, sms, clock, policy, key, tokens, .. } = self;
+        ServiceBuilder { store, sms, clock, random, policy, key, tokens }
     }
 
     /// Applies `policy`.
@@ -82,6 +85,11 @@ impl<S, M, C, R> ServiceBuilder<S, M, C, R> {
     /// Hashes with `key`.
     pub fn key(self, key: HashKey) -> Self {
         Self { key, ..self }
+    }
+
+    /// Signs a verification token on each success with `tokens`.
+    pub fn verification_tokens(self, tokens: VerificationTokens) -> Self {
+        Self { tokens: Some(tokens), ..self }
     }
 }
 
@@ -95,6 +103,7 @@ where
     /// The service.
     pub fn build(self) -> OtpService<S, M, C, R> {
         OtpService::new(self.store, self.sms, self.clock, self.random, self.policy, self.key)
+            .with_verification_tokens(self.tokens)
     }
 }
 
@@ -149,13 +158,13 @@ impl RandomSource for FixedRandom {
     }
 }
 
-/// Fails every send.
+/// Fails every send, as a provider that refuses: the message will not arrive.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BrokenSms;
 
 impl SmsSender for BrokenSms {
     async fn send(&self, _to: &PhoneNumber, _body: &str) -> Result<(), SmsError> {
-        Err(SmsError("provider down".into()))
+        Err(SmsError::not_sent("provider down"))
     }
 }
 
@@ -168,39 +177,46 @@ fn unreachable_store() -> StoreError {
 }
 
 impl ChallengeStore for BrokenStore {
-    async fn issue(
-        &self,
-        _challenge: &Challenge,
-        _counters: &[SendCounter],
-        _now: EpochSeconds,
-    ) -> Result<IssueOutcome, StoreError> {
+    async fn verified(&self, _phone_key: &str) -> Result<Option<VerifiedPhone>, StoreError> {
         Err(unreachable_store())
     }
 
-    async fn withdraw(&self, _phone_key: &str, _challenge_id: &str) -> Result<(), StoreError> {
+    async fn issue(&self, _issue: Issue<'_>) -> Result<IssueOutcome, StoreError> {
         Err(unreachable_store())
     }
 
-    async fn claim_attempt(
-        &self,
-        _phone_key: &str,
-        _now: EpochSeconds,
-        _max_attempts: u32,
-    ) -> Result<AttemptClaim, StoreError> {
+    async fn withdraw(&self, _withdrawal: Withdrawal<'_>) -> Result<(), StoreError> {
         Err(unreachable_store())
     }
 
-    async fn complete(
-        &self,
-        _phone_key: &str,
-        _challenge_id: &str,
-        _now: EpochSeconds,
-    ) -> Result<bool, StoreError> {
+    async fn check(&self, _check: Check<'_>) -> Result<CheckOutcome, StoreError> {
         Err(unreachable_store())
     }
+}
 
-    async fn is_verified(&self, _phone_key: &str) -> Result<bool, StoreError> {
-        Err(unreachable_store())
+/// A store that never answers, as one whose network hangs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SlowStore;
+
+async fn never<T>() -> T {
+    std::future::pending().await
+}
+
+impl ChallengeStore for SlowStore {
+    async fn verified(&self, _phone_key: &str) -> Result<Option<VerifiedPhone>, StoreError> {
+        never().await
+    }
+
+    async fn issue(&self, _issue: Issue<'_>) -> Result<IssueOutcome, StoreError> {
+        never().await
+    }
+
+    async fn withdraw(&self, _withdrawal: Withdrawal<'_>) -> Result<(), StoreError> {
+        never().await
+    }
+
+    async fn check(&self, _check: Check<'_>) -> Result<CheckOutcome, StoreError> {
+        never().await
     }
 }
 

@@ -11,6 +11,7 @@ use otp_shared::sms::Inbox;
 use otp_shared::store::MemoryStore;
 use otp_shared::system::OsRandom;
 use otp_shared::testing::{ManualClock, ServiceBuilder, service};
+use otp_shared::verification_token::VerificationTokens;
 use serde_json::Value;
 
 use crate::events::example_settings;
@@ -59,6 +60,11 @@ impl<S, M, C, R> ApiBuilder<S, M, C, R> {
     /// Hashes with `key`.
     pub fn key(self, key: HashKey) -> Self {
         Self { service: self.service.key(key), ..self }
+    }
+
+    /// Signs a verification token on each success with `tokens`.
+    pub fn verification_tokens(self, tokens: VerificationTokens) -> Self {
+        Self { service: self.service.verification_tokens(tokens), ..self }
     }
 
     /// Checks tokens as `jwt` says.

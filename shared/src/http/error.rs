@@ -31,10 +31,18 @@ pub enum ApiError {
     /// The endpoint takes only `POST` (local server).
     #[error("Method not allowed; use POST")]
     MethodNotAllowed,
+    /// The `Host` header names another server than this one (local server): a page that
+    /// rebinds its own name to 127.0.0.1 must not read the inbox.
+    #[error("This server answers only for its own loopback address")]
+    MisdirectedRequest,
     /// The OTP service refused or failed.
     #[error(transparent)]
     Otp(#[from] OtpError),
 }
+
+/// What `Retry-After` says when a dependency failed: long enough for a throttled service
+/// to recover a little, short enough that a person retrying notices no wait.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
 
 /// The JSON body of every error: `{"code": "RATE_LIMITED", "message": "..."}`.
 #[derive(Debug, Serialize)]
@@ -55,8 +63,11 @@ impl ApiError {
             Self::InvalidPhone(_) => (StatusCode::BAD_REQUEST, "INVALID_PHONE_NUMBER"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::MisdirectedRequest => (StatusCode::MISDIRECTED_REQUEST, "MISDIRECTED_REQUEST"),
             Self::Otp(error) => match error {
-                OtpError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+                OtpError::RateLimited { .. } | OtpError::TooManyFailures { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
+                }
                 OtpError::CountryNotAllowed => (StatusCode::FORBIDDEN, "COUNTRY_NOT_ALLOWED"),
                 OtpError::UnsupportedNumberType => {
                     (StatusCode::BAD_REQUEST, "UNSUPPORTED_NUMBER_TYPE")
@@ -67,7 +78,7 @@ impl ApiError {
                 OtpError::AlreadyUsed => (StatusCode::UNAUTHORIZED, "OTP_ALREADY_USED"),
                 OtpError::TooManyAttempts => (StatusCode::UNAUTHORIZED, "TOO_MANY_ATTEMPTS"),
                 OtpError::SmsUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SMS_UNAVAILABLE"),
-                OtpError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+                OtpError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
             },
         }
     }
@@ -81,8 +92,17 @@ impl ApiError {
         let mut response = json_response(status, &ErrorBody { code, message: self.to_string() });
         let headers = response.headers_mut();
         match self {
-            Self::Otp(OtpError::RateLimited { retry_after_seconds }) => {
+            Self::Otp(
+                OtpError::RateLimited { retry_after_seconds }
+                | OtpError::TooManyFailures { retry_after_seconds },
+            ) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+            }
+            Self::Otp(OtpError::Store(_) | OtpError::SmsUnavailable(_)) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS),
+                );
             }
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));

@@ -6,6 +6,7 @@ mod request;
 
 use std::convert::Infallible;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
@@ -18,8 +19,9 @@ pub use error::{ApiError, ErrorBody};
 pub use request::{BodyError, PhoneBody, StringOrNumber, VerifyBody, json_object};
 
 use crate::jwt::JwtVerifier;
-use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender};
-use crate::otp::{OtpService, SendRequest, VerifyRequest};
+use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender, StoreError};
+use crate::otp::{OtpError, OtpService, SendRequest, VerifyRequest};
+use crate::telemetry::AUDIT;
 
 /// The header that carries the caller's JWT.
 pub const TOKEN_HEADER: &str = "user-jwt-token";
@@ -29,6 +31,10 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024;
 
 /// The message of a successful verification, as the API contract spells it.
 pub const VERIFIED_MESSAGE: &str = "Phone number verified successfully";
+
+/// The longest a request may take before it is answered `503`, unless the API is made
+/// with another: a backstop under the function timeout (see `crate::aws`).
+pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(12);
 
 /// One of the three endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,16 +73,21 @@ struct CodeSentBody {
     is_new_user: bool,
 }
 
-/// `{"message": "Phone number verified successfully"}`
+/// `{"message": "Phone number verified successfully", "verificationToken": "..."}`; the
+/// token only when a signing key is configured.
 #[derive(Debug, Serialize)]
-struct MessageBody {
+#[serde(rename_all = "camelCase")]
+struct VerifiedBody {
     message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_token: Option<String>,
 }
 
 /// The API: the JWT check in front of the OTP service.
 pub struct Api<S, M, C, R> {
     jwt: JwtVerifier,
     otp: OtpService<S, M, C, R>,
+    deadline: Duration,
 }
 
 impl<S, M, C, R> Api<S, M, C, R>
@@ -88,7 +99,17 @@ where
 {
     /// The API that checks tokens with `jwt` and serves codes with `otp`.
     pub fn new(jwt: JwtVerifier, otp: OtpService<S, M, C, R>) -> Self {
-        Self { jwt, otp }
+        Self { jwt, otp, deadline: DEFAULT_REQUEST_DEADLINE }
+    }
+
+    /// The same API, answering `503` to a request not done within `deadline`.
+    pub fn with_deadline(self, deadline: Duration) -> Self {
+        Self { deadline, ..self }
+    }
+
+    /// The OTP service behind the API.
+    pub fn otp(&self) -> &OtpService<S, M, C, R> {
+        &self.otp
     }
 
     /// Serves `endpoint`, whatever the request's path: a Lambda function's entry point.
@@ -99,11 +120,18 @@ where
         request: Request,
     ) -> Result<Response<Body>, Infallible> {
         let span = tracing::info_span!(
+            target: AUDIT,
             "request",
             endpoint = endpoint.path(),
             request_id = request_id(&request).unwrap_or_default(),
         );
-        let response = self.respond(endpoint, &request).instrument(span).await;
+        let response = tokio::time::timeout(self.deadline, self.respond(endpoint, &request))
+            .instrument(span)
+            .await
+            .unwrap_or_else(|_| {
+                let late = StoreError::new(format!("no answer within {:?}", self.deadline));
+                Err(ApiError::Otp(OtpError::Store(late)))
+            });
         Ok(response.unwrap_or_else(ApiError::into_response))
     }
 
@@ -159,7 +187,8 @@ where
                     .otp
                     .digits(digits)
                     .ok_or(BodyError::WrongLength { field: "otp", digits })?;
-                self.otp
+                let verified = self
+                    .otp
                     .verify_code(VerifyRequest {
                         subject: &subject,
                         phone: &phone,
@@ -167,7 +196,9 @@ where
                         code: &code,
                     })
                     .await?;
-                Ok(json_response(StatusCode::OK, &MessageBody { message: VERIFIED_MESSAGE }))
+                let body =
+                    VerifiedBody { message: VERIFIED_MESSAGE, verification_token: verified.token };
+                Ok(json_response(StatusCode::OK, &body))
             }
         }
     }
@@ -183,7 +214,7 @@ where
             .map(|value| value.strip_prefix("Bearer ").unwrap_or(value))
             .ok_or(ApiError::Unauthorized)?;
         self.jwt.subject(token).await.map_err(|error| {
-            tracing::info!(event = "auth.refused", reason = %error);
+            tracing::info!(target: AUDIT, event = "auth.refused", reason = %error);
             ApiError::Unauthorized
         })
     }

@@ -1,7 +1,12 @@
-//! An identity provider's JSON Web Key Set: fetched at start, cached by `kid`, refreshed
-//! when a token names a key the cache lacks, at most once per interval. A failed refresh
-//! keeps the keys already held, so an outage of the provider does not reject tokens whose
-//! key is cached.
+//! An identity provider's JSON Web Key Set: fetched at start, cached by `kid`.
+//!
+//! - A token naming a key the cache lacks makes it fetch the set again, at once, at most
+//!   once per refresh interval (the provider may have rotated a new key in).
+//! - Keys older than the maximum age are fetched again in the background of the request
+//!   that notices it, at most once per interval, so a key the provider withdrew stops
+//!   being trusted within that age; the request itself is served from the cache.
+//! - A failed fetch, or one that yields no usable key, keeps the keys already held: an
+//!   outage of the provider does not reject tokens whose key is cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -19,16 +24,22 @@ use jsonwebtoken::jwk::JwkSet;
 /// A JWKS document larger than this is refused.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
-/// How long one fetch may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one fetch may take, connection and body included.
+pub const FETCH_TIMEOUT: Duration = Duration::from_millis(1500);
 
 type FetchError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Keys by `kid`, from one JWKS URL.
+/// Keys by `kid`, from one JWKS URL. Clones share the cache.
+#[derive(Clone)]
 pub struct Jwks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     url: String,
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     min_refresh_interval: Duration,
+    max_age: Duration,
     cache: RwLock<Cache>,
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -36,47 +47,71 @@ pub struct Jwks {
 #[derive(Default)]
 struct Cache {
     keys: HashMap<String, Arc<DecodingKey>>,
-    last_fetch: Option<Instant>,
+    /// When the keys held were fetched.
+    fetched_at: Option<Instant>,
+    /// When a fetch was last tried, whatever came of it.
+    tried_at: Option<Instant>,
 }
 
 impl Jwks {
     /// Fetches the set once (a failure is logged, not fatal: the next unknown `kid`
-    /// retries) and refreshes it no more often than `min_refresh_interval`.
-    pub async fn new(url: String, min_refresh_interval: Duration) -> std::io::Result<Self> {
+    /// retries), refreshes it no more often than `min_refresh_interval`, and considers
+    /// keys older than `max_age` due for a refresh.
+    pub async fn new(
+        url: String,
+        min_refresh_interval: Duration,
+        max_age: Duration,
+    ) -> std::io::Result<Self> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()?
             .https_or_http()
             .enable_http1()
             .build();
         let jwks = Self {
-            url,
-            client: Client::builder(TokioExecutor::new()).build(https),
-            min_refresh_interval,
-            cache: RwLock::default(),
-            refreshing: tokio::sync::Mutex::new(()),
+            inner: Arc::new(Inner {
+                url,
+                client: Client::builder(TokioExecutor::new()).build(https),
+                min_refresh_interval,
+                max_age,
+                cache: RwLock::default(),
+                refreshing: tokio::sync::Mutex::new(()),
+            }),
         };
-        jwks.refresh().await;
+        jwks.inner.refresh().await;
         Ok(jwks)
     }
 
-    /// The key named `kid`, refreshing the set first if it is unknown and the last fetch
-    /// is older than the interval.
+    /// The key named `kid`. An unknown `kid` is looked up in a fresh copy of the set if
+    /// the last fetch is older than the interval; keys past their age are used while a
+    /// fresh copy is fetched in the background.
     pub async fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
-        if let Some(key) = self.cached(kid) {
+        if let Some(key) = self.inner.cached(kid) {
+            if self.inner.due(|cache| cache.fetched_at, self.inner.max_age) {
+                let inner = self.inner.clone();
+                tokio::spawn(async move {
+                    let Ok(_one_refresh_at_a_time) = inner.refreshing.try_lock() else {
+                        return;
+                    };
+                    if inner.due(|cache| cache.fetched_at, inner.max_age) {
+                        inner.refresh().await;
+                    }
+                });
+            }
             return Some(key);
         }
-        let _one_refresh_at_a_time = self.refreshing.lock().await;
-        if let Some(key) = self.cached(kid) {
+        let _one_refresh_at_a_time = self.inner.refreshing.lock().await;
+        if let Some(key) = self.inner.cached(kid) {
             return Some(key);
         }
-        let last_fetch = self.read_cache(|cache| cache.last_fetch);
-        if last_fetch.is_some_and(|at| at.elapsed() < self.min_refresh_interval) {
+        if !self.inner.due(|_| None, Duration::ZERO) {
             return None;
         }
-        self.refresh().await;
-        self.cached(kid)
+        self.inner.refresh().await;
+        self.inner.cached(kid)
     }
+}
 
+impl Inner {
     fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
         self.read_cache(|cache| cache.keys.get(kid).cloned())
     }
@@ -85,42 +120,59 @@ impl Jwks {
         read(&self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
-    /// Replaces the cached keys with the provider's current ones; on failure keeps them.
+    /// Whether a fetch may be tried now (the last try is older than the interval) and is
+    /// due: `since(cache)` is older than `age`, or unknown.
+    fn due(&self, since: impl FnOnce(&Cache) -> Option<Instant>, age: Duration) -> bool {
+        self.read_cache(|cache| {
+            let may_try = cache.tried_at.is_none_or(|at| at.elapsed() >= self.min_refresh_interval);
+            may_try && since(cache).is_none_or(|at| at.elapsed() >= age)
+        })
+    }
+
+    /// Replaces the cached keys with the provider's current ones, if it yields any usable
+    /// key; otherwise keeps them.
     async fn refresh(&self) {
         let fetched = self.fetch().await;
         let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.last_fetch = Some(Instant::now());
-        match fetched {
-            Ok(set) => {
-                cache.keys = set
-                    .keys
-                    .iter()
-                    .filter_map(|jwk| {
-                        let kid = jwk.common.key_id.clone()?;
-                        let key = DecodingKey::from_jwk(jwk).ok()?;
-                        Some((kid, Arc::new(key)))
-                    })
-                    .collect();
-                tracing::info!(event = "jwks.refreshed", keys = cache.keys.len());
-            }
+        cache.tried_at = Some(Instant::now());
+        let keys: HashMap<_, _> = match fetched {
+            Ok(set) => set
+                .keys
+                .iter()
+                .filter_map(|jwk| {
+                    let kid = jwk.common.key_id.clone()?;
+                    let key = DecodingKey::from_jwk(jwk).ok()?;
+                    Some((kid, Arc::new(key)))
+                })
+                .collect(),
             Err(error) => {
                 tracing::warn!(event = "jwks.refresh_failed", %error, kept = cache.keys.len());
+                return;
             }
+        };
+        if keys.is_empty() {
+            tracing::warn!(
+                event = "jwks.refresh_failed",
+                error = "no usable key",
+                kept = cache.keys.len()
+            );
+            return;
         }
+        cache.keys = keys;
+        cache.fetched_at = cache.tried_at;
+        tracing::info!(event = "jwks.refreshed", keys = cache.keys.len());
     }
 
     async fn fetch(&self) -> Result<JwkSet, FetchError> {
         let uri: hyper::Uri = self.url.parse()?;
-        let response = tokio::time::timeout(FETCH_TIMEOUT, self.client.get(uri)).await??;
-        if !response.status().is_success() {
-            return Err(format!("JWKS answered {}", response.status()).into());
-        }
-        let body = tokio::time::timeout(
-            FETCH_TIMEOUT,
-            Limited::new(response.into_body(), MAX_JWKS_BYTES).collect(),
-        )
-        .await??
-        .to_bytes();
-        Ok(serde_json::from_slice(&body)?)
+        let fetch = async {
+            let response = self.client.get(uri).await?;
+            if !response.status().is_success() {
+                return Err(format!("JWKS answered {}", response.status()).into());
+            }
+            let body = Limited::new(response.into_body(), MAX_JWKS_BYTES).collect().await?;
+            Ok::<_, FetchError>(serde_json::from_slice(&body.to_bytes())?)
+        };
+        tokio::time::timeout(FETCH_TIMEOUT, fetch).await?
     }
 }

@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use jwks::Jwks;
+pub use jwks::{FETCH_TIMEOUT, Jwks};
 pub use settings::{Algorithms, InvalidAlgorithms, JwtKeys, JwtSettings, parse_public_key};
 
 /// Tokens longer than this are refused before any parsing; real ones are far shorter.
@@ -47,7 +47,7 @@ pub enum JwtError {
 
 enum Keys {
     Fixed(DecodingKey),
-    Jwks(Box<Jwks>),
+    Jwks(Jwks),
 }
 
 /// Verifies tokens and returns their subject.
@@ -73,7 +73,7 @@ impl JwtVerifier {
             JwtKeys::Secret(secret) => Keys::Fixed(DecodingKey::from_secret(secret)),
             JwtKeys::PublicKey(key) => Keys::Fixed(key.clone()),
             JwtKeys::JwksUrl(url) => {
-                Keys::Jwks(Box::new(Jwks::new(url.clone(), min_refresh).await?))
+                Keys::Jwks(Jwks::new(url.clone(), min_refresh, settings.jwks_max_age).await?)
             }
         };
         Ok(Self {

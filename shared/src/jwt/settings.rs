@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
@@ -116,6 +117,9 @@ pub struct JwtSettings {
     pub audience: Option<String>,
     /// The claim holding the user id (`JWT_SUBJECT_CLAIM`, default `sub`).
     pub subject_claim: String,
+    /// How long fetched JWKS keys are used before they are fetched again
+    /// (`JWT_JWKS_MAX_AGE_SECONDS`).
+    pub jwks_max_age: Duration,
 }
 
 impl JwtSettings {
@@ -128,6 +132,7 @@ impl JwtSettings {
             issuer: None,
             audience: None,
             subject_claim: "sub".to_owned(),
+            jwks_max_age: Duration::from_secs(3600),
         }
     }
 }
@@ -146,6 +151,7 @@ impl fmt::Debug for JwtSettings {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("subject_claim", &self.subject_claim)
+            .field("jwks_max_age", &self.jwks_max_age)
             .finish()
     }
 }

@@ -10,17 +10,23 @@ use std::net::IpAddr;
 use tracing::Instrument;
 
 use ports::{
-    AttemptClaim, AttemptRefusal, Challenge, ChallengeStore, Clock, EpochSeconds, IssueOutcome,
-    RandomSource, SendCounter, SmsError, SmsSender, StoreError,
+    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Clock, Counter, CounterKind,
+    Delivery, EpochSeconds, Issue, IssueOutcome, RandomSource, SendRefusal, SmsError, SmsSender,
+    StoreError, VerifiedPhone, Withdrawal,
 };
 
 pub use policy::{DEFAULT_MESSAGE_TEMPLATE, DestinationRefusal, Policy};
 
 use crate::phone::PhoneNumber;
 use crate::secret::{CodeBinding, HashKey};
+use crate::telemetry::AUDIT;
+use crate::verification_token::{Verification, VerificationTokens};
 
 /// Length of the fixed windows the hourly send limits count in.
-const SEND_WINDOW_SECONDS: u64 = 3600;
+const HOUR: u64 = 3600;
+
+/// Length of the fixed windows the daily limits count in.
+const DAY: u64 = 86_400;
 
 /// An expected refusal, or an unexpected failure of a dependency. Its `Display` is the
 /// message the client reads; details of a failure stay in its source, for the logs.
@@ -38,10 +44,17 @@ pub enum OtpError {
     /// Codes are not sent to this kind of line (`OTP_BLOCKED_NUMBER_TYPES`).
     #[error("Codes are only sent to numbers that can receive SMS, such as mobiles")]
     UnsupportedNumberType,
-    /// The phone has no pending code.
+    /// The subject has no pending code for the phone.
     #[error("No code is pending for this phone number; request a new one")]
     NoPendingCode,
-    /// The code, auth code or subject does not match the pending challenge.
+    /// The subject submitted too many wrong codes today
+    /// (`OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY`).
+    #[error("Too many wrong codes; retry in {retry_after_seconds} seconds")]
+    TooManyFailures {
+        /// Seconds until the subject's failure window ends.
+        retry_after_seconds: u64,
+    },
+    /// The code or auth code does not match the subject's pending challenge.
     #[error("The otp or authCode is not valid")]
     WrongCode,
     /// The code is past its expiry.
@@ -56,8 +69,8 @@ pub enum OtpError {
     /// The SMS provider refused or failed; nothing usable was left behind.
     #[error("The SMS could not be sent; try again shortly")]
     SmsUnavailable(#[source] SmsError),
-    /// The store failed.
-    #[error("Internal error; try again shortly")]
+    /// The store failed or did not answer in time.
+    #[error("The service is unavailable; try again shortly")]
     Store(#[from] StoreError),
 }
 
@@ -114,6 +127,13 @@ pub struct VerifyRequest<'a> {
     pub code: &'a str,
 }
 
+/// A successful verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The signed verification token, when a signing key is configured.
+    pub token: Option<String>,
+}
+
 /// Issues and verifies one-time codes sent by SMS.
 pub struct OtpService<S, M, C, R> {
     store: S,
@@ -122,6 +142,7 @@ pub struct OtpService<S, M, C, R> {
     random: R,
     policy: Policy,
     key: HashKey,
+    tokens: Option<VerificationTokens>,
 }
 
 impl<S, M, C, R> OtpService<S, M, C, R>
@@ -139,7 +160,12 @@ where
                 "OTP_TEST_NUMBERS is set: those numbers verify with fixed codes and get no SMS"
             );
         }
-        Self { store, sms, clock, random, policy, key }
+        Self { store, sms, clock, random, policy, key, tokens: None }
+    }
+
+    /// The same service, answering each successful verification with a token from `tokens`.
+    pub fn with_verification_tokens(self, tokens: Option<VerificationTokens>) -> Self {
+        Self { tokens, ..self }
     }
 
     /// The policy in force.
@@ -147,15 +173,21 @@ where
         &self.policy
     }
 
-    /// Sends a fresh code to the phone, replacing any pending one, unless the destination is
-    /// refused or a send limit holds. Register and resend are both this: neither can skip
-    /// the other's limits. A test number gets its fixed code and no SMS.
+    /// The verification token signer, when one is configured.
+    pub fn verification_tokens(&self) -> Option<&VerificationTokens> {
+        self.tokens.as_ref()
+    }
+
+    /// Sends a fresh code to the phone, replacing the subject's pending one for it, unless
+    /// the destination is refused or a send limit holds. Register and resend are both
+    /// this: neither can skip the other's limits. A test number gets its fixed code and no
+    /// SMS. Other subjects' codes for the phone are never touched.
     pub async fn send_code(&self, request: SendRequest<'_>) -> Result<CodeSent, OtpError> {
         let subject_key = self.key.pseudonym("subject", request.subject);
         let span = self.audit_span(request.phone, &subject_key);
         async {
             if let Some(refusal) = self.policy.destination_refusal(request.phone) {
-                tracing::info!(event = "otp.refused", reason = ?refusal);
+                tracing::info!(target: AUDIT, event = "otp.refused", reason = ?refusal);
                 return Err(refusal.into());
             }
             let test_code = self.policy.test_code(request.phone);
@@ -164,13 +196,15 @@ where
                 None => self.random.digits(self.policy.code_length),
             };
             let now = self.clock.now();
-            let (challenge, auth_code) = self.new_challenge(&request, &code, now);
-            let is_new_user = self.reserve(&request, &challenge, &subject_key, now).await?;
+            let (challenge, auth_code) = self.new_challenge(&request, &subject_key, &code, now);
+            let counters = self.send_counters(&request, &challenge, now);
+            let verified = self.reserve(&challenge, &counters, now).await?;
+            let is_new_user = verified.is_none();
             if test_code.is_some() {
-                tracing::info!(event = "otp.sent", is_new_user, test_number = true);
+                tracing::info!(target: AUDIT, event = "otp.sent", is_new_user, test_number = true);
             } else {
-                self.deliver(request.phone, &challenge, &code).await?;
-                tracing::info!(event = "otp.sent", is_new_user);
+                self.deliver(request.phone, &challenge, &counters, &code).await?;
+                tracing::info!(target: AUDIT, event = "otp.sent", is_new_user);
             }
             Ok(CodeSent { auth_code, is_new_user })
         }
@@ -182,21 +216,21 @@ where
     fn new_challenge(
         &self,
         request: &SendRequest<'_>,
+        subject_key: &str,
         code: &str,
         now: EpochSeconds,
     ) -> (Challenge, String) {
         let auth_code = self.random.digits(self.policy.auth_code_length);
-        let id = self.random.identifier();
         let binding = CodeBinding {
-            challenge_id: &id,
             phone_e164: request.phone.e164(),
             subject: request.subject,
             auth_code: &auth_code,
         };
         let challenge = Challenge {
+            id: self.random.identifier(),
             code_digest: self.key.code_digest(&binding, code),
-            id,
             phone_key: self.phone_key(request.phone),
+            subject_key: subject_key.to_owned(),
             expires_at: now + self.policy.code_ttl_seconds,
             resend_after: now + self.policy.resend_cooldown_seconds,
             attempts: 0,
@@ -205,78 +239,157 @@ where
         (challenge, auth_code)
     }
 
-    /// Makes `challenge` the phone's current one within the send limits; returns whether
-    /// the phone is new (never verified).
+    /// Stores `challenge` within the send limits, and reads whether the phone has verified
+    /// (both at once). The phone's verified owner is not held to the per-phone cap, which
+    /// anyone can fill: when that cap alone refuses the owner, the send is tried again as
+    /// the owner, which the store checks atomically.
     async fn reserve(
         &self,
-        request: &SendRequest<'_>,
         challenge: &Challenge,
-        subject_key: &str,
+        counters: &[Counter],
         now: EpochSeconds,
-    ) -> Result<bool, OtpError> {
-        let counters = self.send_counters(request, &challenge.phone_key, subject_key, now);
-        let is_new_user = !self.store.is_verified(&challenge.phone_key).await?;
-        if let IssueOutcome::Refused { retry_at } =
-            self.store.issue(challenge, &counters, now).await?
+    ) -> Result<Option<VerifiedPhone>, OtpError> {
+        let issue = Issue { challenge, counters, now, as_verified_owner: false };
+        let (verified, issued) =
+            tokio::join!(self.store.verified(&challenge.phone_key), self.store.issue(issue));
+        let (verified, mut issued) = match (verified, issued) {
+            (Ok(verified), Ok(issued)) => (verified, issued),
+            (Err(error), _) | (_, Err(error)) => {
+                // The challenge may be stored (or its answer lost): take it back, refunding
+                // its counters, so that a failed request leaves nothing counted.
+                self.take_back(challenge, counters).await;
+                return Err(error.into());
+            }
+        };
+        let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
+        if let IssueOutcome::Refused(refusal) = &issued
+            && refusal.full == [CounterKind::Phone]
+            && !refusal.cooldown
+            && owner == Some(challenge.subject_key.as_str())
         {
-            let retry_after_seconds = retry_at.saturating_sub(now).max(1);
-            tracing::info!(event = "otp.rate_limited", retry_after_seconds);
-            return Err(OtpError::RateLimited { retry_after_seconds });
+            let issue = Issue { as_verified_owner: true, ..issue };
+            issued = match self.store.issue(issue).await {
+                Ok(issued) => issued,
+                Err(error) => {
+                    self.take_back(challenge, counters).await;
+                    return Err(error.into());
+                }
+            };
         }
-        Ok(is_new_user)
+        match issued {
+            IssueOutcome::Issued => Ok(verified),
+            IssueOutcome::Refused(refusal) => Err(self.rate_limited(&refusal, now)),
+        }
     }
 
-    /// Sends the code by SMS; when that fails, withdraws the challenge so that neither the
-    /// code nor its cooldown outlives it.
+    fn rate_limited(&self, refusal: &SendRefusal, now: EpochSeconds) -> OtpError {
+        let retry_after_seconds = refusal.retry_at.saturating_sub(now).max(1);
+        let limits: Vec<&str> = refusal.full.iter().map(|kind| kind.name()).collect();
+        tracing::info!(
+            target: AUDIT,
+            event = "otp.rate_limited",
+            retry_after_seconds,
+            cooldown = refusal.cooldown,
+            limits = ?limits,
+        );
+        OtpError::RateLimited { retry_after_seconds }
+    }
+
+    /// Withdraws a challenge whose request failed, refunding `refund`; a failure to do so
+    /// is logged, and errs towards counting.
+    async fn take_back(&self, challenge: &Challenge, refund: &[Counter]) {
+        let withdrawal = Withdrawal { challenge, refund };
+        if let Err(error) = self.store.withdraw(withdrawal).await {
+            tracing::error!(target: AUDIT, event = "otp.withdraw_failed", error = %error);
+        }
+    }
+
+    /// Sends the code by SMS. When that fails, the challenge is withdrawn, so that neither
+    /// the code nor its cooldown outlives it; its counters are refunded too unless the
+    /// message may still arrive.
     async fn deliver(
         &self,
         phone: &PhoneNumber,
         challenge: &Challenge,
+        counters: &[Counter],
         code: &str,
     ) -> Result<(), OtpError> {
         let Err(error) = self.sms.send(phone, &self.policy.message(code)).await else {
             return Ok(());
         };
-        tracing::error!(event = "otp.sms_failed", error = ?error);
-        if let Err(store_error) = self.store.withdraw(&challenge.phone_key, &challenge.id).await {
-            tracing::error!(event = "otp.withdraw_failed", error = %store_error);
-        }
+        tracing::error!(target: AUDIT, event = "otp.sms_failed", delivery = ?error.delivery, error = ?error);
+        let refund = if error.delivery == Delivery::NotSent { counters } else { &[] };
+        self.take_back(challenge, refund).await;
         Err(OtpError::SmsUnavailable(error))
     }
 
-    /// Checks a code against the phone's pending challenge. Every check counts against the
-    /// attempt budget; the right code verifies once and records the phone as verified.
-    pub async fn verify_code(&self, request: VerifyRequest<'_>) -> Result<(), OtpError> {
-        let span = self.audit_span(request.phone, &self.key.pseudonym("subject", request.subject));
+    /// Checks a code against the subject's pending challenge for the phone. Every check
+    /// counts against the attempt budget, and every wrong one against the subject's daily
+    /// failure budget; the right code verifies once and makes the subject the phone's
+    /// verified owner (test numbers excepted).
+    pub async fn verify_code(&self, request: VerifyRequest<'_>) -> Result<Verified, OtpError> {
+        let subject_key = self.key.pseudonym("subject", request.subject);
+        let span = self.audit_span(request.phone, &subject_key);
         async {
             let now = self.clock.now();
             let phone_key = self.phone_key(request.phone);
-            let challenge =
-                match self.store.claim_attempt(&phone_key, now, self.policy.max_attempts).await? {
-                    AttemptClaim::Granted(challenge) => challenge,
-                    AttemptClaim::Refused(refusal) => {
-                        tracing::info!(event = "otp.failed", reason = ?refusal);
-                        return Err(refusal.into());
-                    }
-                };
             let binding = CodeBinding {
-                challenge_id: &challenge.id,
                 phone_e164: request.phone.e164(),
                 subject: request.subject,
                 auth_code: request.auth_code,
             };
-            if !self.key.code_matches(&binding, request.code, &challenge.code_digest) {
-                let attempts_left = self.policy.max_attempts.saturating_sub(challenge.attempts);
-                let event = if attempts_left == 0 { "otp.locked" } else { "otp.failed" };
-                tracing::info!(event, attempts_left);
-                return Err(OtpError::WrongCode);
+            let code_digest = self.key.code_digest(&binding, request.code);
+            let attempt_id = self.random.identifier();
+            let failures = self.failure_counter(&subject_key, now);
+            let is_test_number = self.policy.test_code(request.phone).is_some();
+            let check = Check {
+                phone_key: &phone_key,
+                subject_key: &subject_key,
+                code_digest: &code_digest,
+                now,
+                max_attempts: self.policy.max_attempts,
+                attempt_id: &attempt_id,
+                record_owner: !is_test_number,
+                failures: failures.as_ref(),
+            };
+            match self.store.check(check).await? {
+                CheckOutcome::Verified { reassigned } => {
+                    if reassigned {
+                        tracing::info!(target: AUDIT, event = "otp.reassigned");
+                    }
+                    tracing::info!(target: AUDIT, event = "otp.verified", test_number = is_test_number);
+                    let token = self.tokens.as_ref().map(|tokens| {
+                        tokens.mint(Verification {
+                            subject: request.subject,
+                            phone_e164: request.phone.e164(),
+                            reassigned,
+                            now,
+                            token_id: &self.random.identifier(),
+                        })
+                    });
+                    Ok(Verified { token })
+                }
+                CheckOutcome::WrongCode { attempts } => {
+                    let attempts_left = self.policy.max_attempts.saturating_sub(attempts);
+                    let event = if attempts_left == 0 { "otp.locked" } else { "otp.failed" };
+                    tracing::info!(target: AUDIT, event, attempts_left);
+                    Err(OtpError::WrongCode)
+                }
+                CheckOutcome::Refused(refusal) => {
+                    tracing::info!(target: AUDIT, event = "otp.failed", reason = ?refusal);
+                    Err(refusal.into())
+                }
+                CheckOutcome::TooManyFailures { retry_at } => {
+                    let retry_after_seconds = retry_at.saturating_sub(now).max(1);
+                    tracing::info!(
+                        target: AUDIT,
+                        event = "otp.rate_limited",
+                        retry_after_seconds,
+                        limits = ?[CounterKind::Failures.name()],
+                    );
+                    Err(OtpError::TooManyFailures { retry_after_seconds })
+                }
             }
-            if !self.store.complete(&phone_key, &challenge.id, now).await? {
-                tracing::info!(event = "otp.failed", reason = "used");
-                return Err(OtpError::AlreadyUsed);
-            }
-            tracing::info!(event = "otp.verified");
-            Ok(())
         }
         .instrument(span)
         .await
@@ -286,36 +399,62 @@ where
     /// country and the first 16 hex digits of the subject's pseudonym, never the code.
     fn audit_span(&self, phone: &PhoneNumber, subject_key: &str) -> tracing::Span {
         let subject = &subject_key[..16];
-        tracing::info_span!("otp", phone = %phone, country = phone.region(), subject)
+        tracing::info_span!(target: AUDIT, "otp", phone = %phone, country = phone.region(), subject)
     }
 
     fn phone_key(&self, phone: &PhoneNumber) -> String {
         self.key.pseudonym("phone", phone.e164())
     }
 
-    /// The hourly counters this send must fit in; disabled limits (0) have none.
+    /// The hourly counters a send must fit in; disabled limits (0) have none.
     fn send_counters(
         &self,
         request: &SendRequest<'_>,
-        phone_key: &str,
-        subject_key: &str,
+        challenge: &Challenge,
         now: EpochSeconds,
-    ) -> Vec<SendCounter> {
-        let window_start = now - now % SEND_WINDOW_SECONDS;
-        let resets_at = window_start + SEND_WINDOW_SECONDS;
+    ) -> Vec<Counter> {
         let ip_key = request.client_ip.map(|ip| self.key.pseudonym("ip", &ip.to_string()));
         [
-            ("phone", Some(phone_key.to_owned()), self.policy.max_sends_per_phone_per_hour),
-            ("subject", Some(subject_key.to_owned()), self.policy.max_sends_per_subject_per_hour),
-            ("ip", ip_key, self.policy.max_sends_per_ip_per_hour),
+            (
+                CounterKind::Phone,
+                Some(challenge.phone_key.clone()),
+                self.policy.max_sends_per_phone_per_hour,
+            ),
+            (
+                CounterKind::Subject,
+                Some(challenge.subject_key.clone()),
+                self.policy.max_sends_per_subject_per_hour,
+            ),
+            (CounterKind::Ip, ip_key, self.policy.max_sends_per_ip_per_hour),
         ]
         .into_iter()
-        .filter(|(_, _, limit)| *limit > 0)
-        .filter_map(|(kind, key, limit)| {
-            Some(SendCounter { key: format!("{kind}#{}#{window_start}", key?), limit, resets_at })
-        })
+        .filter_map(|(kind, key, limit)| counter(kind, &key?, limit, now, HOUR))
         .collect()
     }
+
+    /// The subject's counter of wrong codes today, unless that limit is off.
+    fn failure_counter(&self, subject_key: &str, now: EpochSeconds) -> Option<Counter> {
+        let limit = self.policy.max_failed_verifications_per_subject_per_day;
+        counter(CounterKind::Failures, subject_key, limit, now, DAY)
+    }
+}
+
+/// The counter of `kind` for `key` in the fixed window of `window` seconds around `now`;
+/// `None` when `limit` is 0 (off).
+fn counter(
+    kind: CounterKind,
+    key: &str,
+    limit: u32,
+    now: EpochSeconds,
+    window: u64,
+) -> Option<Counter> {
+    let window_start = now - now % window;
+    (limit > 0).then(|| Counter {
+        kind,
+        key: format!("{}#{key}#{window_start}", kind.name()),
+        limit,
+        resets_at: window_start + window,
+    })
 }
 
 #[cfg(test)]

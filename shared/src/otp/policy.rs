@@ -30,6 +30,9 @@ pub struct Policy {
     pub max_sends_per_subject_per_hour: u32,
     /// Codes per client IP per clock hour (`OTP_MAX_SENDS_PER_IP_PER_HOUR`).
     pub max_sends_per_ip_per_hour: u32,
+    /// Wrong codes one subject may submit per UTC day, across all its challenges
+    /// (`OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY`).
+    pub max_failed_verifications_per_subject_per_day: u32,
     /// SMS text with `{code}` and `{minutes}` placeholders (`SMS_MESSAGE_TEMPLATE`).
     pub message_template: String,
     /// Regions codes may be sent to (`OTP_ALLOWED_COUNTRIES`); `None` allows all.
@@ -51,6 +54,7 @@ impl Default for Policy {
             max_sends_per_phone_per_hour: 5,
             max_sends_per_subject_per_hour: 10,
             max_sends_per_ip_per_hour: 50,
+            max_failed_verifications_per_subject_per_day: 20,
             message_template: DEFAULT_MESSAGE_TEMPLATE.to_owned(),
             allowed_countries: None,
             blocked_number_types: NumberTypes::from([
@@ -73,8 +77,8 @@ pub enum DestinationRefusal {
 }
 
 impl Policy {
-    /// The default policy with every send limit off: for fuzzing, and for tests about
-    /// verification rather than sending.
+    /// The default policy with every send and failure limit off: for fuzzing, and for tests
+    /// about verification rather than limits.
     #[cfg(any(test, feature = "testing"))]
     pub fn without_send_limits() -> Self {
         Self {
@@ -82,6 +86,7 @@ impl Policy {
             max_sends_per_phone_per_hour: 0,
             max_sends_per_subject_per_hour: 0,
             max_sends_per_ip_per_hour: 0,
+            max_failed_verifications_per_subject_per_day: 0,
             ..Self::default()
         }
     }
@@ -127,6 +132,10 @@ impl fmt::Debug for Policy {
             .field("max_sends_per_phone_per_hour", &self.max_sends_per_phone_per_hour)
             .field("max_sends_per_subject_per_hour", &self.max_sends_per_subject_per_hour)
             .field("max_sends_per_ip_per_hour", &self.max_sends_per_ip_per_hour)
+            .field(
+                "max_failed_verifications_per_subject_per_day",
+                &self.max_failed_verifications_per_subject_per_day,
+            )
             .field("message_template", &self.message_template)
             .field("allowed_countries", &self.allowed_countries)
             .field("blocked_number_types", &self.blocked_number_types)

@@ -36,12 +36,41 @@ pub trait SmsSender: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), SmsError>> + Send;
 }
 
-/// The provider did not accept the message.
+/// The provider did not take the message.
 #[derive(Debug, thiserror::Error)]
-#[error("SMS was not sent")]
-pub struct SmsError(#[source] pub Box<dyn Error + Send + Sync>);
+#[error("SMS was not sent ({delivery:?})")]
+pub struct SmsError {
+    /// Whether the message may still arrive.
+    pub delivery: Delivery,
+    /// What went wrong, for the logs.
+    #[source]
+    pub source: Box<dyn Error + Send + Sync>,
+}
 
-/// The store failed in a way no caller can fix (network, throttling, a bug).
+impl SmsError {
+    /// The provider answered with a refusal: the message will not arrive.
+    pub fn not_sent(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self { delivery: Delivery::NotSent, source: source.into() }
+    }
+
+    /// The request may have reached the provider (a timeout, a dropped connection): the
+    /// message may arrive.
+    pub fn unknown(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self { delivery: Delivery::Unknown, source: source.into() }
+    }
+}
+
+/// What is known of a message whose send failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The provider refused it or was never reached.
+    NotSent,
+    /// It may have been accepted.
+    Unknown,
+}
+
+/// The store failed in a way no caller can fix: unreachable, throttled, busy, or returning
+/// something it should not.
 #[derive(Debug, thiserror::Error)]
 #[error("challenge store failed")]
 pub struct StoreError(#[source] pub Box<dyn Error + Send + Sync>);
@@ -53,18 +82,20 @@ impl StoreError {
     }
 }
 
-/// The phone's pending code, as stored: the code itself only as a keyed digest.
+/// A pending code, one per (phone, subject): the code itself only as a keyed digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     /// Random identifier of this challenge; a resend makes a new one.
     pub id: String,
-    /// Pseudonym of the phone number; one current challenge per phone.
+    /// Pseudonym of the phone number.
     pub phone_key: String,
-    /// HMAC of the code bound to the id, phone, subject and auth code.
+    /// Pseudonym of the JWT subject that asked for it; nobody else can see or spend it.
+    pub subject_key: String,
+    /// HMAC of the code bound to the phone, the subject and the auth code.
     pub code_digest: Vec<u8>,
     /// The first second at which the code no longer verifies.
     pub expires_at: EpochSeconds,
-    /// The first second at which another code may be sent to this phone.
+    /// The first second at which this subject may be sent another code for this phone.
     pub resend_after: EpochSeconds,
     /// Attempts counted so far, right or wrong.
     pub attempts: u32,
@@ -97,7 +128,7 @@ impl Challenge {
 /// Why an attempt was not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptRefusal {
-    /// The phone has no challenge.
+    /// The caller has no challenge for this phone.
     NoChallenge,
     /// The code has verified already.
     Used,
@@ -107,78 +138,174 @@ pub enum AttemptRefusal {
     Locked,
 }
 
-/// One fixed-window send counter, such as "codes to this phone in this hour".
+/// What a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CounterKind {
+    /// Codes sent to one phone, by anyone, in an hour.
+    Phone,
+    /// Codes one subject asked for, in an hour.
+    Subject,
+    /// Codes asked for from one client address, in an hour.
+    Ip,
+    /// Wrong codes one subject submitted, in a day.
+    Failures,
+}
+
+impl CounterKind {
+    /// The name in stored keys and logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Phone => "phone",
+            Self::Subject => "subject",
+            Self::Ip => "ip",
+            Self::Failures => "failures",
+        }
+    }
+}
+
+/// One fixed-window counter, such as "codes to this phone in this hour".
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendCounter {
-    /// What is counted and in which window, e.g. `phone#<pseudonym>#<window start>`.
+pub struct Counter {
+    /// What it counts.
+    pub kind: CounterKind,
+    /// Whom and which window it counts: `<kind>#<pseudonym>#<window start>`.
     pub key: String,
-    /// Sends allowed in the window.
+    /// Counts allowed in the window.
     pub limit: u32,
     /// When the window ends and the counter may be forgotten.
     pub resets_at: EpochSeconds,
 }
 
+/// A send to reserve: the new challenge and the counters it must fit in.
+#[derive(Debug, Clone, Copy)]
+pub struct Issue<'a> {
+    /// The challenge that replaces the subject's pending one for this phone.
+    pub challenge: &'a Challenge,
+    /// Every counter the send is counted in.
+    pub counters: &'a [Counter],
+    /// The time of the request.
+    pub now: EpochSeconds,
+    /// Whether the subject sends as the phone's verified owner: the
+    /// [`CounterKind::Phone`] counter then counts without limiting, and the store checks,
+    /// atomically, that the phone's verified owner is still `challenge.subject_key`.
+    pub as_verified_owner: bool,
+}
+
 /// What [`ChallengeStore::issue`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueOutcome {
-    /// The challenge is now the phone's current one and every counter was incremented.
+    /// The challenge is stored and every counter was incremented.
     Issued,
-    /// Nothing changed: the phone is cooling down or a counter is full until `retry_at`.
-    Refused {
-        /// When a send may succeed again.
+    /// Nothing changed.
+    Refused(SendRefusal),
+}
+
+/// Why a send was refused, and until when.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendRefusal {
+    /// When a send may succeed again: the latest end of the limits that refused it.
+    pub retry_at: EpochSeconds,
+    /// The subject's challenge for this phone is within its resend cooldown.
+    pub cooldown: bool,
+    /// The counters that are full.
+    pub full: Vec<CounterKind>,
+    /// `as_verified_owner` was set but the subject is not (or no longer) the owner.
+    pub not_owner: bool,
+}
+
+/// A challenge to take back after its SMS failed.
+#[derive(Debug, Clone, Copy)]
+pub struct Withdrawal<'a> {
+    /// The challenge; it is deleted only if it is still the stored one.
+    pub challenge: &'a Challenge,
+    /// Counters to decrement, in the same all-or-nothing write as the delete.
+    pub refund: &'a [Counter],
+}
+
+/// A code to check against the subject's challenge for a phone.
+#[derive(Debug, Clone, Copy)]
+pub struct Check<'a> {
+    /// Pseudonym of the phone.
+    pub phone_key: &'a str,
+    /// Pseudonym of the subject checking.
+    pub subject_key: &'a str,
+    /// The digest the submitted code, auth code, phone and subject hash to.
+    pub code_digest: &'a [u8],
+    /// The time of the request.
+    pub now: EpochSeconds,
+    /// Attempts a challenge allows.
+    pub max_attempts: u32,
+    /// A random identifier of this check, so that a retried write counts once.
+    pub attempt_id: &'a str,
+    /// Whether a right code makes the subject the phone's verified owner (not for test
+    /// numbers).
+    pub record_owner: bool,
+    /// The subject's counter of wrong codes; when full, nothing is checked or changed.
+    pub failures: Option<&'a Counter>,
+}
+
+/// What [`ChallengeStore::check`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// The code was right: the challenge is used, and (with `record_owner`) the subject
+    /// is the phone's verified owner.
+    Verified {
+        /// Another subject was the phone's verified owner before.
+        reassigned: bool,
+    },
+    /// The code was wrong: one attempt and one failure were counted.
+    WrongCode {
+        /// Attempts the challenge has now used.
+        attempts: u32,
+    },
+    /// Nothing was counted.
+    Refused(AttemptRefusal),
+    /// The subject's failure counter is full until `retry_at`; nothing was counted.
+    TooManyFailures {
+        /// When the counter's window ends.
         retry_at: EpochSeconds,
     },
 }
 
-/// What [`ChallengeStore::claim_attempt`] did.
+/// A phone that has verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptClaim {
-    /// The attempt was counted; the challenge as it now is.
-    Granted(Challenge),
-    /// Nothing changed.
-    Refused(AttemptRefusal),
+pub struct VerifiedPhone {
+    /// Pseudonym of the subject that verified it last; `None` for records from before
+    /// owners were kept.
+    pub owner: Option<String>,
 }
 
-/// Where challenges, send counters and verified phones live. Each method is atomic, also
-/// against concurrent calls from other processes.
+/// Where challenges, counters and verified phones live. Each method is atomic, also
+/// against concurrent calls from other processes, and safe to retry: a write that was
+/// applied but whose answer was lost is recognised, not applied twice.
 pub trait ChallengeStore: Clone + Send + Sync + 'static {
-    /// Unless the phone's current challenge has `resend_after > now` or a counter has
-    /// reached its limit, increments every counter and makes `challenge` the phone's
-    /// current challenge, replacing any other.
+    /// The phone's verification record, if it has ever verified.
+    fn verified(
+        &self,
+        phone_key: &str,
+    ) -> impl Future<Output = Result<Option<VerifiedPhone>, StoreError>> + Send;
+
+    /// Unless the subject's challenge for this phone is cooling down (`resend_after >
+    /// now`) or a counter is full, increments every counter and stores the challenge,
+    /// replacing the subject's previous one for this phone. Other subjects' challenges are
+    /// never touched.
     fn issue(
         &self,
-        challenge: &Challenge,
-        counters: &[SendCounter],
-        now: EpochSeconds,
+        issue: Issue<'_>,
     ) -> impl Future<Output = Result<IssueOutcome, StoreError>> + Send;
 
-    /// Deletes the phone's challenge if it is still `challenge_id` (its SMS was not sent),
-    /// so neither the code nor the cooldown outlives it.
+    /// Deletes the challenge if it is still the stored one, and then only, decrements the
+    /// refund counters: a challenge that was never stored refunds nothing.
     fn withdraw(
         &self,
-        phone_key: &str,
-        challenge_id: &str,
+        withdrawal: Withdrawal<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Counts one attempt on the phone's current challenge unless
-    /// [`Challenge::refusal`] refuses it.
-    fn claim_attempt(
+    /// Checks a code. Unless the failure counter is full: a right code on an open
+    /// challenge ([`Challenge::refusal`]) uses it, counting the attempt; a wrong one counts
+    /// an attempt and a failure. The subject's own challenge only.
+    fn check(
         &self,
-        phone_key: &str,
-        now: EpochSeconds,
-        max_attempts: u32,
-    ) -> impl Future<Output = Result<AttemptClaim, StoreError>> + Send;
-
-    /// Marks the challenge used and the phone verified, if `challenge_id` is still the
-    /// phone's current, unused challenge. Returns whether it was.
-    fn complete(
-        &self,
-        phone_key: &str,
-        challenge_id: &str,
-        now: EpochSeconds,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Whether the phone has ever completed a challenge.
-    fn is_verified(&self, phone_key: &str)
-    -> impl Future<Output = Result<bool, StoreError>> + Send;
+        check: Check<'_>,
+    ) -> impl Future<Output = Result<CheckOutcome, StoreError>> + Send;
 }

@@ -43,7 +43,12 @@ impl<R: RandomSource> Harness<R> {
         self.otp.send_code(SendRequest { subject, phone, client_ip }).await
     }
 
-    async fn verify(&self, subject: &str, auth_code: &str, code: &str) -> Result<(), OtpError> {
+    async fn verify(
+        &self,
+        subject: &str,
+        auth_code: &str,
+        code: &str,
+    ) -> Result<Verified, OtpError> {
         let request = VerifyRequest { subject, phone: &self.phone, auth_code, code };
         self.otp.verify_code(request).await
     }
@@ -117,7 +122,8 @@ async fn code_is_bound_to_subject_and_auth_code() {
     let sent = h.send("alice").await.unwrap();
     let code = h.last_code();
     let other_auth = wrong(&sent.auth_code);
-    assert!(matches!(h.verify("mallory", &sent.auth_code, &code).await, Err(OtpError::WrongCode)));
+    let mallory = h.verify("mallory", &sent.auth_code, &code).await;
+    assert!(matches!(mallory, Err(OtpError::NoPendingCode)), "mallory has no code of its own");
     assert!(matches!(h.verify("alice", &other_auth, &code).await, Err(OtpError::WrongCode)));
     h.verify("alice", &sent.auth_code, &code).await.unwrap();
 }
@@ -325,7 +331,8 @@ async fn test_numbers_get_no_sms_but_every_other_rule() {
     let sent = h.send("alice").await.unwrap();
     assert!(h.inbox.messages().is_empty(), "no SMS for a test number");
     assert!(matches!(h.send("alice").await, Err(OtpError::RateLimited { .. })), "cooldown");
-    assert!(matches!(h.verify("bob", &sent.auth_code, "424242").await, Err(OtpError::WrongCode)));
+    let bob = h.verify("bob", &sent.auth_code, "424242").await;
+    assert!(matches!(bob, Err(OtpError::NoPendingCode)), "codes are per subject");
     h.verify("alice", &sent.auth_code, "424242").await.unwrap();
 
     h.clock.advance(30);
@@ -336,17 +343,129 @@ async fn test_numbers_get_no_sms_but_every_other_rule() {
 }
 
 #[tokio::test]
-async fn an_attacker_locks_one_challenge_not_the_phone() {
-    let h = harness(Policy { max_attempts: 3, resend_cooldown_seconds: 30, ..Policy::default() });
-    let sent = h.send("victim").await.unwrap();
-    for _ in 0..3 {
-        assert!(h.verify("attacker", "0000", "000000").await.is_err());
+async fn test_numbers_never_become_verified() {
+    let h = harness(Policy {
+        test_numbers: "+919876543219=424242".parse().unwrap(),
+        ..Policy::without_send_limits()
+    });
+    for _ in 0..2 {
+        let sent = h.send("alice").await.unwrap();
+        assert!(sent.is_new_user, "a test number never has a verified record");
+        h.verify("alice", &sent.auth_code, "424242").await.unwrap();
     }
-    let code = h.last_code();
-    let result = h.verify("victim", &sent.auth_code, &code).await;
-    assert!(matches!(result, Err(OtpError::TooManyAttempts)));
+}
 
-    h.clock.advance(30);
-    let fresh = h.send("victim").await.unwrap();
-    h.verify("victim", &fresh.auth_code, &h.last_code()).await.unwrap();
+/// Two subjects and one phone: neither can see, spend or replace the other's code.
+mod two_subjects {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_probe_on_another_subjects_phone_finds_nothing_and_spends_nothing() {
+        let h = harness(Policy { max_attempts: 3, ..Policy::without_send_limits() });
+        let before = h.verify("mallory", "0000", "000000").await;
+        assert!(matches!(before, Err(OtpError::NoPendingCode)));
+        let sent = h.send("victim").await.unwrap();
+        for _ in 0..10 {
+            let probe = h.verify("mallory", &sent.auth_code, "000000").await;
+            assert!(matches!(probe, Err(OtpError::NoPendingCode)), "same answer as before");
+        }
+        h.verify("victim", &sent.auth_code, &h.last_code()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn another_subjects_send_leaves_the_pending_code_alone() {
+        let h = harness(Policy { resend_cooldown_seconds: 30, ..Policy::without_send_limits() });
+        let victim = h.send("victim").await.unwrap();
+        let victim_code = h.last_code();
+        h.clock.advance(31);
+        let mallory = h.send("mallory").await.unwrap();
+        let mallory_code = h.last_code();
+        h.verify("victim", &victim.auth_code, &victim_code).await.unwrap();
+        h.verify("mallory", &mallory.auth_code, &mallory_code).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_cooldown_is_per_phone_and_subject() {
+        let h = harness(Policy { resend_cooldown_seconds: 30, ..Policy::without_send_limits() });
+        h.send("victim").await.unwrap();
+        h.send("mallory").await.unwrap();
+        assert!(matches!(h.send("victim").await, Err(OtpError::RateLimited { .. })));
+        assert!(matches!(h.send("mallory").await, Err(OtpError::RateLimited { .. })));
+    }
+
+    #[tokio::test]
+    async fn the_shared_phone_cap_never_refuses_the_verified_owner() {
+        let h =
+            harness(Policy { max_sends_per_phone_per_hour: 3, ..Policy::without_send_limits() });
+        let sent = h.send("owner").await.unwrap();
+        h.verify("owner", &sent.auth_code, &h.last_code()).await.unwrap();
+        for _ in 0..2 {
+            h.send("mallory").await.unwrap();
+        }
+        let full = h.send("mallory").await;
+        assert!(
+            matches!(full, Err(OtpError::RateLimited { .. })),
+            "the phone cap holds for others"
+        );
+        for _ in 0..3 {
+            assert!(!h.send("owner").await.unwrap().is_new_user, "the owner still gets codes");
+        }
+        assert_eq!(h.inbox.messages().len(), 6);
+    }
+
+    #[tokio::test]
+    async fn verifying_a_phone_owned_by_another_subject_reassigns_it() {
+        let h =
+            harness(Policy { max_sends_per_phone_per_hour: 2, ..Policy::without_send_limits() });
+        let first = h.send("old-owner").await.unwrap();
+        h.verify("old-owner", &first.auth_code, &h.last_code()).await.unwrap();
+        let second = h.send("new-owner").await.unwrap();
+        assert!(!second.is_new_user);
+        h.verify("new-owner", &second.auth_code, &h.last_code()).await.unwrap();
+        // The cap (2) is full; only the new owner is exempt now.
+        assert!(matches!(h.send("old-owner").await, Err(OtpError::RateLimited { .. })));
+        h.send("new-owner").await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn wrong_codes_are_bounded_per_subject_per_day_across_challenges() {
+    let h = harness(Policy {
+        max_failed_verifications_per_subject_per_day: 3,
+        max_attempts: 2,
+        ..Policy::without_send_limits()
+    });
+    h.clock.advance(3600);
+    let phones = ["9876543210", "9876543211"].map(|n| PhoneNumber::parse(n, "IN").unwrap());
+    let mut wrong_guesses = 0;
+    for phone in &phones {
+        let sent = h.send_from("mallory", phone, None).await.unwrap();
+        for _ in 0..2 {
+            let request = VerifyRequest {
+                subject: "mallory",
+                phone,
+                auth_code: &sent.auth_code,
+                code: "000000",
+            };
+            match h.otp.verify_code(request).await {
+                Err(OtpError::WrongCode | OtpError::TooManyAttempts) => wrong_guesses += 1,
+                Err(OtpError::TooManyFailures { retry_after_seconds }) => {
+                    assert_eq!(retry_after_seconds, 86_400 - 3600, "until the day ends");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(wrong_guesses, 3, "the fourth wrong code is refused");
+
+    // Refused even with the right code, and without touching the challenge.
+    let sent = h.send("mallory").await.unwrap();
+    let code = h.last_code();
+    let refused = h.verify("mallory", &sent.auth_code, &code).await;
+    assert!(matches!(refused, Err(OtpError::TooManyFailures { .. })));
+    assert!(h.verify("alice", "0000", "000000").await.is_err(), "others are not held");
+    h.clock.advance(86_400);
+    h.verify("mallory", &sent.auth_code, &code).await.unwrap_err(); // expired by now
+    let sent = h.send("mallory").await.unwrap();
+    h.verify("mallory", &sent.auth_code, &h.last_code()).await.unwrap();
 }

@@ -1,6 +1,9 @@
 //! An [`SmsSender`] that publishes straight to a phone number with Amazon SNS.
 
+use std::error::Error;
+
 use aws_sdk_sns::Client;
+use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::otp::ports::{SmsError, SmsSender};
@@ -25,7 +28,37 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, SmsError> {
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|error| SmsError(error.into()))
+        .map_err(SmsError::not_sent)
+}
+
+/// What a failed `Publish` says about the message: a refusal from SNS, or a request that
+/// never left (it could not be built, or no connection was made), means it will not
+/// arrive; a timeout or a connection lost after the request was written means it may.
+fn classify<E: Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(
+    error: SdkError<E, R>,
+) -> SmsError {
+    let never_sent = match &error {
+        SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => true,
+        SdkError::DispatchFailure(_) => never_connected(&error),
+        _ => false,
+    };
+    if never_sent { SmsError::not_sent(error) } else { SmsError::unknown(error) }
+}
+
+/// Whether the error's chain shows that no connection was made.
+fn never_connected(error: &(dyn Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error.downcast_ref::<hyper_util::client::legacy::Error>().is_some_and(|e| e.is_connect())
+            || error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 impl SmsSender for SnsSender {
@@ -40,7 +73,7 @@ impl SmsSender for SnsSender {
             publish =
                 publish.message_attributes("AWS.SNS.SMS.SenderID", string_attribute(sender_id)?);
         }
-        publish.send().await.map_err(|error| SmsError(error.into()))?;
+        publish.send().await.map_err(classify)?;
         Ok(())
     }
 }

@@ -1,15 +1,16 @@
 //! A [`ChallengeStore`] in process memory, for the local server and tests. One mutex makes
-//! every operation atomic.
+//! every operation atomic; it applies the same rules as the DynamoDB store, which the
+//! store contract tests run against both.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::otp::ports::{
-    AttemptClaim, AttemptRefusal, Challenge, ChallengeStore, EpochSeconds, IssueOutcome,
-    SendCounter, StoreError,
+    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, CounterKind, EpochSeconds,
+    Issue, IssueOutcome, SendRefusal, StoreError, VerifiedPhone, Withdrawal,
 };
 
-/// Challenges, send counters and verified phones in a `HashMap` each. Clones share them.
+/// Challenges, counters and verified phones in a `HashMap` each. Clones share them.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
@@ -17,11 +18,12 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct State {
-    challenges: HashMap<String, Challenge>,
-    /// Counter key to (sends so far, window end).
+    /// (phone key, subject key) to the subject's challenge for that phone.
+    challenges: HashMap<(String, String), Stored>,
+    /// Counter key to (count so far, window end).
     counters: HashMap<String, (u32, EpochSeconds)>,
-    /// Phone key to the second it was first verified.
-    verified: HashMap<String, EpochSeconds>,
+    /// Phone key to the subject key of its verified owner.
+    owners: HashMap<String, String>,
 }
 
 impl MemoryStore {
@@ -36,81 +38,126 @@ impl MemoryStore {
     }
 }
 
-impl ChallengeStore for MemoryStore {
-    async fn issue(
-        &self,
-        challenge: &Challenge,
-        counters: &[SendCounter],
-        now: EpochSeconds,
-    ) -> Result<IssueOutcome, StoreError> {
-        let mut state = self.state();
-        state.counters.retain(|_, (_, resets_at)| *resets_at > now);
-        state.challenges.retain(|_, pending| pending.forget_after() > now);
+impl State {
+    fn forget_expired(&mut self, now: EpochSeconds) {
+        self.counters.retain(|_, (_, resets_at)| *resets_at > now);
+        self.challenges.retain(|_, stored| stored.challenge.forget_after() > now);
+    }
 
-        let cooling_down = state
-            .challenges
-            .get(&challenge.phone_key)
-            .map(|pending| pending.resend_after)
-            .filter(|resend_after| *resend_after > now);
-        let full_counters = counters.iter().filter(|counter| {
-            state.counters.get(&counter.key).is_some_and(|(sends, _)| *sends >= counter.limit)
-        });
-        let retry_at = cooling_down.into_iter().chain(full_counters.map(|c| c.resets_at)).max();
-        if let Some(retry_at) = retry_at {
-            return Ok(IssueOutcome::Refused { retry_at });
+    fn count(&self, key: &str) -> u32 {
+        self.counters.get(key).map_or(0, |(count, _)| *count)
+    }
+}
+
+/// A challenge and the checks made on it, by check id, so that a retried check is
+/// answered as the first was instead of counting again.
+#[derive(Debug)]
+struct Stored {
+    challenge: Challenge,
+    checks: Vec<(String, CheckOutcome)>,
+}
+
+fn key(phone_key: &str, subject_key: &str) -> (String, String) {
+    (phone_key.to_owned(), subject_key.to_owned())
+}
+
+impl ChallengeStore for MemoryStore {
+    async fn verified(&self, phone_key: &str) -> Result<Option<VerifiedPhone>, StoreError> {
+        let state = self.state();
+        Ok(state.owners.get(phone_key).map(|owner| VerifiedPhone { owner: Some(owner.clone()) }))
+    }
+
+    async fn issue(&self, issue: Issue<'_>) -> Result<IssueOutcome, StoreError> {
+        let mut state = self.state();
+        let (challenge, now) = (issue.challenge, issue.now);
+        state.forget_expired(now);
+
+        let mut refusal = SendRefusal::default();
+        let slot = key(&challenge.phone_key, &challenge.subject_key);
+        let pending = state.challenges.get(&slot).map(|stored| &stored.challenge);
+        if pending.is_some_and(|pending| pending.id == challenge.id) {
+            return Ok(IssueOutcome::Issued); // a retry of this very issue
+        }
+        if let Some(pending) = pending.filter(|pending| pending.resend_after > now) {
+            refusal.cooldown = true;
+            refusal.retry_at = pending.resend_after;
+        }
+        let owner = state.owners.get(&challenge.phone_key);
+        if issue.as_verified_owner && owner != Some(&challenge.subject_key) {
+            refusal.not_owner = true;
+            refusal.retry_at = refusal.retry_at.max(now + 1);
+        }
+        for counter in issue.counters {
+            let waived = issue.as_verified_owner && counter.kind == CounterKind::Phone;
+            if !waived && state.count(&counter.key) >= counter.limit {
+                refusal.full.push(counter.kind);
+                refusal.retry_at = refusal.retry_at.max(counter.resets_at);
+            }
+        }
+        if refusal.cooldown || refusal.not_owner || !refusal.full.is_empty() {
+            return Ok(IssueOutcome::Refused(refusal));
         }
 
-        for counter in counters {
+        for counter in issue.counters {
             state.counters.entry(counter.key.clone()).or_insert((0, counter.resets_at)).0 += 1;
         }
-        state.challenges.insert(challenge.phone_key.clone(), challenge.clone());
+        state.challenges.insert(slot, Stored { challenge: challenge.clone(), checks: Vec::new() });
         Ok(IssueOutcome::Issued)
     }
 
-    async fn withdraw(&self, phone_key: &str, challenge_id: &str) -> Result<(), StoreError> {
+    async fn withdraw(&self, withdrawal: Withdrawal<'_>) -> Result<(), StoreError> {
         let mut state = self.state();
-        if state.challenges.get(phone_key).is_some_and(|pending| pending.id == challenge_id) {
-            state.challenges.remove(phone_key);
+        let challenge = withdrawal.challenge;
+        let slot = key(&challenge.phone_key, &challenge.subject_key);
+        if state.challenges.get(&slot).is_none_or(|stored| stored.challenge.id != challenge.id) {
+            return Ok(());
+        }
+        state.challenges.remove(&slot);
+        for counter in withdrawal.refund {
+            if let Some((count, _)) = state.counters.get_mut(&counter.key) {
+                *count = count.saturating_sub(1);
+            }
         }
         Ok(())
     }
 
-    async fn claim_attempt(
-        &self,
-        phone_key: &str,
-        now: EpochSeconds,
-        max_attempts: u32,
-    ) -> Result<AttemptClaim, StoreError> {
+    async fn check(&self, check: Check<'_>) -> Result<CheckOutcome, StoreError> {
         let mut state = self.state();
-        let Some(challenge) = state.challenges.get_mut(phone_key) else {
-            return Ok(AttemptClaim::Refused(AttemptRefusal::NoChallenge));
+        let slot = key(check.phone_key, check.subject_key);
+        let earlier = state.challenges.get(&slot).and_then(|stored| {
+            stored.checks.iter().find(|(id, _)| id == check.attempt_id).map(|(_, seen)| seen)
+        });
+        if let Some(outcome) = earlier {
+            return Ok(outcome.clone()); // a retry of this very check
+        }
+        if let Some(failures) = check.failures
+            && state.count(&failures.key) >= failures.limit
+        {
+            return Ok(CheckOutcome::TooManyFailures { retry_at: failures.resets_at });
+        }
+        let State { challenges, counters, owners } = &mut *state;
+        let Some(stored) = challenges.get_mut(&slot) else {
+            return Ok(CheckOutcome::Refused(AttemptRefusal::NoChallenge));
         };
-        if let Some(refusal) = challenge.refusal(now, max_attempts) {
-            return Ok(AttemptClaim::Refused(refusal));
+        let challenge = &mut stored.challenge;
+        if let Some(refusal) = challenge.refusal(check.now, check.max_attempts) {
+            return Ok(CheckOutcome::Refused(refusal));
         }
         challenge.attempts += 1;
-        Ok(AttemptClaim::Granted(challenge.clone()))
-    }
-
-    async fn complete(
-        &self,
-        phone_key: &str,
-        challenge_id: &str,
-        now: EpochSeconds,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.state();
-        let Some(challenge) = state.challenges.get_mut(phone_key) else {
-            return Ok(false);
+        let outcome = if challenge.code_digest == check.code_digest {
+            challenge.used = true;
+            let reassigned = check.record_owner
+                && owners
+                    .insert(check.phone_key.to_owned(), check.subject_key.to_owned())
+                    .is_some_and(|previous| previous != check.subject_key);
+            CheckOutcome::Verified { reassigned }
+        } else {
+            if let Some(failures) = check.failures {
+                counters.entry(failures.key.clone()).or_insert((0, failures.resets_at)).0 += 1;
+            }
+            CheckOutcome::WrongCode { attempts: challenge.attempts }
         };
-        if challenge.id != challenge_id || challenge.used {
-            return Ok(false);
-        }
-        challenge.used = true;
-        state.verified.entry(phone_key.to_owned()).or_insert(now);
-        Ok(true)
-    }
-
-    async fn is_verified(&self, phone_key: &str) -> Result<bool, StoreError> {
-        Ok(self.state().verified.contains_key(phone_key))
+        stored.checks.push((check.attempt_id.to_owned(), outcome.clone()));
+        Ok(outcome)
     }
 }

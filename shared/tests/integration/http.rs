@@ -1,12 +1,16 @@
 //! The HTTP layer fed with the real API Gateway events in `events/`.
 
+use std::time::Duration;
+
 use lambda_http::http::{Method, StatusCode};
 use otp_shared::http::{Endpoint, MAX_BODY_BYTES};
 use otp_shared::otp::Policy;
 use otp_shared::sms::Inbox;
+use otp_shared::verification_token::VerificationTokens;
 use otp_testkit::events::{self, Event};
+use otp_testkit::keys::ED_PRIVATE;
 use otp_testkit::{
-    Answer, BrokenSms, BrokenStore, FixedRandom, ManualClock, START, TestApi, api, call,
+    Answer, BrokenSms, BrokenStore, FixedRandom, ManualClock, START, SlowStore, TestApi, api, call,
 };
 use serde_json::{Value, json};
 
@@ -323,17 +327,43 @@ async fn ip_limit_uses_the_source_ip_of_the_event() {
 }
 
 #[tokio::test]
-async fn failing_dependencies_get_json_5xx_without_details() {
+async fn failing_dependencies_get_503_with_retry_after_and_no_details() {
     let broken_store = api().store(BrokenStore).build().await;
     for endpoint in Endpoint::ALL {
         let request = events::for_endpoint(endpoint).request();
         let answer = call(&broken_store, endpoint, request).await;
-        answer.assert_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR");
+        answer.assert_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+        assert_eq!(answer.headers["retry-after"], "2");
         assert!(!answer.body.to_string().contains("unreachable"));
     }
     let broken_sms = api().sms(BrokenSms).build().await;
     let answer = call(&broken_sms, Endpoint::Register, events::register().request()).await;
     answer.assert_error(StatusCode::SERVICE_UNAVAILABLE, "SMS_UNAVAILABLE");
+    assert_eq!(answer.headers["retry-after"], "2");
+}
+
+#[tokio::test]
+async fn a_request_that_outlives_the_deadline_gets_503() {
+    let slow = api().store(SlowStore).build().await.with_deadline(Duration::from_millis(50));
+    for endpoint in Endpoint::ALL {
+        let answer = call(&slow, endpoint, events::for_endpoint(endpoint).request()).await;
+        answer.assert_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+    }
+}
+
+#[tokio::test]
+async fn a_verification_token_comes_with_success_when_a_key_is_set() {
+    let tokens =
+        VerificationTokens::from_pem(ED_PRIVATE, "https://otp.example".into(), None, 300).unwrap();
+    let random = FixedRandom::new(&["123456", "1234"]);
+    let api = api().random(random).verification_tokens(tokens.clone()).build().await;
+    call(&api, Endpoint::Register, events::register().request()).await;
+    let answer = call(&api, Endpoint::Verify, events::verify().request()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["message"], "Phone number verified successfully");
+    let token = answer.body["verificationToken"].as_str().expect("a token");
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(tokens.key_id()));
 }
 
 #[tokio::test]

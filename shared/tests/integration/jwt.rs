@@ -30,8 +30,17 @@ fn now() -> u64 {
     SystemClock.now()
 }
 
+/// The issuer and audience every test configuration requires and `claims` carries.
+const ISSUER: &str = "https://idp.example";
+const AUDIENCE: &str = "otp-api";
+
+/// The JWT settings of `pairs`, with [`ISSUER`] and [`AUDIENCE`] unless `pairs` names them.
 fn jwt_settings(pairs: &[(&str, &str)]) -> JwtSettings {
-    let lookup = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    let defaults = [("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)];
+    let lookup = |name: &str| {
+        let given = pairs.iter().find(|(k, _)| *k == name);
+        given.or_else(|| defaults.iter().find(|(k, _)| *k == name)).map(|(_, v)| v.to_string())
+    };
     JwtSettings::from_lookup(&lookup).unwrap()
 }
 
@@ -59,7 +68,7 @@ async fn assert_accepted(api: &TestApi, token: &str, what: &str) {
 }
 
 fn claims() -> Value {
-    json!({"sub": "alice", "exp": now() + 600, "iat": now()})
+    json!({"sub": "alice", "exp": now() + 600, "iat": now(), "iss": ISSUER, "aud": AUDIENCE})
 }
 
 fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> String {
@@ -266,6 +275,64 @@ async fn an_outage_of_the_jwks_keeps_cached_keys_working() {
 }
 
 #[tokio::test]
+async fn an_empty_or_unusable_key_set_never_replaces_the_cache() {
+    let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
+    let settings = jwt_settings(&[("JWT_JWKS_URL", &server.url)]);
+    let api = api_with(JwtVerifier::with_jwks_refresh(&settings, Duration::ZERO).await.unwrap());
+    let k1 = sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE));
+    let unknown = sign(&rs256(Some("k9")), &claims(), &rsa(ATTACKER_PRIVATE));
+
+    server.serve(Some(Vec::new()));
+    assert_refused(&api, &unknown, "unknown kid; the provider serves no key").await;
+    let mut without_kid = jwk(RSA_PRIVATE, "k1");
+    without_kid.common.key_id = None;
+    server.serve(Some(vec![without_kid]));
+    assert_refused(&api, &unknown, "unknown kid; the provider serves no usable key").await;
+    assert_eq!(server.fetches(), 3, "both refreshes were tried");
+    assert_accepted(&api, &k1, "the cached key survived both").await;
+}
+
+#[tokio::test]
+async fn keys_past_their_age_are_fetched_again_and_withdrawn_ones_stop_working() {
+    let k1 = sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE));
+    let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
+    let mut settings = jwt_settings(&[("JWT_JWKS_URL", &server.url)]);
+    settings.jwks_max_age = Duration::from_millis(300);
+    let interval = Duration::from_millis(100);
+    let api = api_with(JwtVerifier::with_jwks_refresh(&settings, interval).await.unwrap());
+    assert_accepted(&api, &k1, "fresh").await;
+    assert_eq!(server.fetches(), 1);
+
+    server.serve(Some(vec![jwk(ATTACKER_PRIVATE, "k2")])); // the provider withdrew k1
+    tokio::time::sleep(settings.jwks_max_age).await;
+    assert_accepted(&api, &k1, "past its age: served from the cache, refreshed behind").await;
+    for _ in 0..50 {
+        if server.fetches() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.fetches(), 2, "one background refresh");
+    tokio::time::sleep(interval).await;
+    assert_refused(&api, &k1, "withdrawn by the provider").await;
+}
+
+#[tokio::test]
+async fn a_token_the_same_provider_minted_for_another_project_is_refused() {
+    let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
+    let api = api(&[("JWT_JWKS_URL", &server.url)]).await;
+    let mut other_project = claims();
+    other_project["aud"] = json!("another-app");
+    let token = sign(&rs256(Some("k1")), &other_project, &rsa(RSA_PRIVATE));
+    assert_refused(&api, &token, "same key, another audience").await;
+    let mut other_tenant = claims();
+    other_tenant["iss"] = json!("https://another-tenant.idp.example");
+    let token = sign(&rs256(Some("k1")), &other_tenant, &rsa(RSA_PRIVATE));
+    assert_refused(&api, &token, "same key, another issuer").await;
+    assert_accepted(&api, &sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE)), "ours").await;
+}
+
+#[tokio::test]
 async fn injected_jku_is_never_fetched() {
     let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
     let attacker = JwksServer::start(vec![jwk(ATTACKER_PRIVATE, "k1")]).await;
@@ -282,7 +349,7 @@ async fn injected_jku_is_never_fetched() {
 #[tokio::test]
 async fn the_subject_can_come_from_another_claim() {
     let api = api(&[("JWT_PUBLIC_KEY", RSA_PUBLIC), ("JWT_SUBJECT_CLAIM", "uid")]).await;
-    let with_uid = json!({"uid": "user-42", "exp": now() + 600});
+    let with_uid = json!({"uid": "user-42", "exp": now() + 600, "iss": ISSUER, "aud": AUDIENCE});
     assert_accepted(&api, &sign(&rs256(None), &with_uid, &rsa(RSA_PRIVATE)), "uid claim").await;
     let only_sub = claims();
     assert_refused(&api, &sign(&rs256(None), &only_sub, &rsa(RSA_PRIVATE)), "no uid claim").await;
@@ -300,6 +367,8 @@ async fn shared_secrets_accept_only_their_configured_hmac() {
     assert_accepted(&api, &minted.unwrap(), "a minted token").await;
     let settings: Settings = Settings::from_lookup(&|name: &str| match name {
         "JWT_PUBLIC_KEY" => Some(RSA_PUBLIC.to_owned()),
+        "JWT_ISSUER" => Some(ISSUER.to_owned()),
+        "JWT_AUDIENCE" => Some(AUDIENCE.to_owned()),
         "OTP_HASH_KEY" => Some(SECRET.to_owned()),
         _ => None,
     })

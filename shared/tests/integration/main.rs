@@ -8,5 +8,6 @@ mod http;
 mod jwt;
 mod moto;
 mod properties;
+mod store_contract;
 mod store_scripted;
 mod telemetry;

@@ -1,19 +1,26 @@
 //! The DynamoDB store against scripted SDK replies (`aws-smithy-mocks`): the branches an
 //! emulator that answers one request at a time never takes (transaction conflicts,
-//! transactions in progress, throttling), each with the answer the store gives.
+//! transactions in progress, throttling, a write applied whose answer was lost), each with
+//! the answer the store gives.
+
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::error::{
     TransactionCanceledException, TransactionInProgressException,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use aws_smithy_types::retry::RetryConfig;
-use otp_shared::otp::ports::{Challenge, ChallengeStore, IssueOutcome, SendCounter};
+use otp_shared::otp::ports::{
+    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind, Issue,
+    IssueOutcome, SendRefusal,
+};
 use otp_shared::store::DynamoStore;
 
 const NOW: u64 = 1_767_225_600;
@@ -30,7 +37,7 @@ fn store(rules: &[&Rule]) -> DynamoStore {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "scripted"))
-        .retry_config(RetryConfig::standard().with_initial_backoff(std::time::Duration::ZERO))
+        .retry_config(RetryConfig::standard().with_initial_backoff(Duration::ZERO))
         .http_client(create_mock_http_client())
         .interceptor(interceptor)
         .build();
@@ -41,6 +48,7 @@ fn challenge() -> Challenge {
     Challenge {
         id: "c1".to_owned(),
         phone_key: "phone-a".to_owned(),
+        subject_key: "subject-a".to_owned(),
         code_digest: vec![7; 32],
         expires_at: NOW + 300,
         resend_after: NOW + 30,
@@ -49,130 +57,206 @@ fn challenge() -> Challenge {
     }
 }
 
-fn counters() -> [SendCounter; 2] {
+fn counters() -> [Counter; 2] {
     [
-        SendCounter { key: "phone#a#0".to_owned(), limit: 5, resets_at: NOW + 3600 },
-        SendCounter { key: "ip#x#0".to_owned(), limit: 50, resets_at: NOW + 1800 },
+        Counter {
+            kind: CounterKind::Phone,
+            key: "phone#a#0".into(),
+            limit: 5,
+            resets_at: NOW + 3600,
+        },
+        Counter { kind: CounterKind::Ip, key: "ip#x#0".into(), limit: 50, resets_at: NOW + 1800 },
     ]
 }
 
-/// A cancelled transaction with one reason per item, `None` for "no failure".
-fn cancelled(reasons: &[Option<&str>]) -> TransactWriteItemsError {
-    let reasons = reasons.iter().map(|code| match code {
-        Some(code) => CancellationReason::builder().code(*code).build(),
-        None => CancellationReason::builder().code("None").build(),
-    });
-    TransactWriteItemsError::TransactionCanceledException(
-        TransactionCanceledException::builder()
-            .set_cancellation_reasons(Some(reasons.collect()))
-            .build(),
-    )
+async fn issue(store: &DynamoStore) -> Result<IssueOutcome, otp_shared::otp::ports::StoreError> {
+    let (challenge, counters) = (challenge(), counters());
+    store
+        .issue(Issue {
+            challenge: &challenge,
+            counters: &counters,
+            now: NOW,
+            as_verified_owner: false,
+        })
+        .await
 }
 
-/// A cancelled transaction whose first item failed its condition, returning `item`.
-fn cancelled_with_item(item: Vec<(&str, AttributeValue)>) -> TransactWriteItemsError {
-    let old = item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    let reasons = vec![
-        CancellationReason::builder().code("ConditionalCheckFailed").set_item(Some(old)).build(),
-        CancellationReason::builder().code("None").build(),
-        CancellationReason::builder().code("None").build(),
-    ];
+fn check(digest: &[u8]) -> Check<'_> {
+    Check {
+        phone_key: "phone-a",
+        subject_key: "subject-a",
+        code_digest: digest,
+        now: NOW,
+        max_attempts: 5,
+        attempt_id: "k1",
+        record_owner: false,
+        failures: None,
+    }
+}
+
+/// A cancellation reason: a code, and the item as it was when it is a failed condition.
+fn reason(code: &str, item: Option<Vec<(&str, AttributeValue)>>) -> CancellationReason {
+    let item = item.map(|pairs| pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    CancellationReason::builder().code(code).set_item(item).build()
+}
+
+fn cancelled(reasons: Vec<CancellationReason>) -> TransactWriteItemsError {
     TransactWriteItemsError::TransactionCanceledException(
         TransactionCanceledException::builder().set_cancellation_reasons(Some(reasons)).build(),
     )
+}
+
+fn conflict_on_second_item() -> TransactWriteItemsError {
+    cancelled(vec![reason("None", None), reason("TransactionConflict", None), reason("None", None)])
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A stored challenge item, as DynamoDB returns it with a failed condition.
+fn stored(id: &str, attempts: u64, used: bool) -> Vec<(&'static str, AttributeValue)> {
+    vec![
+        ("challenge_id", AttributeValue::S(id.to_owned())),
+        ("code_digest", AttributeValue::B(Blob::new(vec![7; 32]))),
+        ("expires_at", n(NOW + 300)),
+        ("resend_after", n(NOW + 30)),
+        ("attempts", n(attempts)),
+        ("used", AttributeValue::Bool(used)),
+    ]
 }
 
 #[tokio::test]
 async fn a_transaction_that_lost_a_race_is_tried_again() {
     let rule = mock!(Client::transact_write_items)
         .sequence()
-        .error(|| cancelled(&[Some("TransactionConflict"), None, None]))
+        .error(conflict_on_second_item)
         .times(2)
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
-    let outcome = store(&[&rule]).issue(&challenge(), &counters(), NOW).await.unwrap();
-    assert_eq!(outcome, IssueOutcome::Issued);
+    assert_eq!(issue(&store(&[&rule])).await.unwrap(), IssueOutcome::Issued);
     assert_eq!(rule.num_calls(), 3);
 }
 
 #[tokio::test]
-async fn a_send_still_conflicting_after_four_tries_is_asked_to_come_back() {
-    let rule = mock!(Client::transact_write_items)
+async fn conflicts_or_a_transaction_in_progress_that_outlast_the_budget_are_store_errors() {
+    let conflicting = mock!(Client::transact_write_items)
         .sequence()
-        .error(|| cancelled(&[None, Some("TransactionConflict"), None]))
+        .error(conflict_on_second_item)
         .repeatedly()
         .build();
-    let outcome = store(&[&rule]).issue(&challenge(), &counters(), NOW).await.unwrap();
-    assert_eq!(outcome, IssueOutcome::Refused { retry_at: NOW + 1 });
-    assert_eq!(rule.num_calls(), 4);
-}
+    let busy = store(&[&conflicting]).with_call_budget(Duration::from_millis(300));
+    assert!(issue(&busy).await.is_err(), "busy: the caller answers 503");
+    assert!(conflicting.num_calls() > 2, "tried again meanwhile");
 
-#[tokio::test]
-async fn cancellation_reasons_map_to_when_a_send_may_succeed() {
-    // The cooldown: the challenge item returned as it was.
-    let cooling = mock!(Client::transact_write_items).then_error(|| {
-        cancelled_with_item(vec![("resend_after", AttributeValue::N((NOW + 20).to_string()))])
-    });
-    let outcome = store(&[&cooling]).issue(&challenge(), &counters(), NOW).await.unwrap();
-    assert_eq!(outcome, IssueOutcome::Refused { retry_at: NOW + 20 });
-
-    // A full counter: its window's end; with two full, the later one.
-    let full = mock!(Client::transact_write_items).then_error(|| {
-        cancelled(&[None, Some("ConditionalCheckFailed"), Some("ConditionalCheckFailed")])
-    });
-    let outcome = store(&[&full]).issue(&challenge(), &counters(), NOW).await.unwrap();
-    assert_eq!(outcome, IssueOutcome::Refused { retry_at: NOW + 3600 });
-
-    // A failed condition ends the retries even beside a conflict.
-    let mixed = mock!(Client::transact_write_items).then_error(|| {
-        cancelled(&[Some("TransactionConflict"), None, Some("ConditionalCheckFailed")])
-    });
-    let outcome = store(&[&mixed]).issue(&challenge(), &counters(), NOW).await.unwrap();
-    assert_eq!(outcome, IssueOutcome::Refused { retry_at: NOW + 1800 });
-    assert_eq!(mixed.num_calls(), 1);
-}
-
-#[tokio::test]
-async fn a_completion_that_lost_a_race_is_tried_again_and_a_used_code_is_refused() {
-    let rule = mock!(Client::transact_write_items)
+    let in_progress = mock!(Client::transact_write_items)
         .sequence()
-        .error(|| cancelled(&[Some("TransactionConflict"), None]))
+        .error(|| {
+            TransactWriteItemsError::TransactionInProgressException(
+                TransactionInProgressException::builder().build(),
+            )
+        })
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
-    assert!(store(&[&rule]).complete("phone-a", "c1", NOW).await.unwrap());
-    assert_eq!(rule.num_calls(), 2);
-
-    let used = mock!(Client::transact_write_items)
-        .then_error(|| cancelled(&[Some("ConditionalCheckFailed"), None]));
-    assert!(!store(&[&used]).complete("phone-a", "c1", NOW).await.unwrap());
+    assert_eq!(issue(&store(&[&in_progress])).await.unwrap(), IssueOutcome::Issued);
+    assert_eq!(in_progress.num_calls(), 2);
 }
 
 #[tokio::test]
-async fn a_transaction_in_progress_and_lasting_throttling_are_store_errors() {
-    let in_progress = mock!(Client::transact_write_items).then_error(|| {
-        TransactWriteItemsError::TransactionInProgressException(
-            TransactionInProgressException::builder().build(),
-        )
+async fn cancellation_reasons_say_which_limit_refused_a_send() {
+    let cooling = mock!(Client::transact_write_items).then_error(|| {
+        cancelled(vec![
+            reason("ConditionalCheckFailed", Some(stored("c0", 0, false))),
+            reason("None", None),
+            reason("None", None),
+        ])
     });
-    assert!(store(&[&in_progress]).issue(&challenge(), &counters(), NOW).await.is_err());
+    let refusal = SendRefusal { retry_at: NOW + 30, cooldown: true, ..SendRefusal::default() };
+    assert_eq!(issue(&store(&[&cooling])).await.unwrap(), IssueOutcome::Refused(refusal));
 
+    let full = mock!(Client::transact_write_items).then_error(|| {
+        cancelled(vec![
+            reason("None", None),
+            reason("ConditionalCheckFailed", None),
+            reason("ConditionalCheckFailed", None),
+        ])
+    });
+    let refusal = SendRefusal {
+        retry_at: NOW + 3600,
+        full: vec![CounterKind::Phone, CounterKind::Ip],
+        ..SendRefusal::default()
+    };
+    assert_eq!(issue(&store(&[&full])).await.unwrap(), IssueOutcome::Refused(refusal));
+}
+
+#[tokio::test]
+async fn an_issue_applied_before_its_answer_was_lost_is_recognised() {
+    // The first try timed out after DynamoDB applied it; the retry finds the challenge it
+    // stored itself (same id), so the send is issued and nothing is counted again.
+    let retried = mock!(Client::transact_write_items)
+        .sequence()
+        .http_status(500, None)
+        .error(|| {
+            cancelled(vec![
+                reason("ConditionalCheckFailed", Some(stored("c1", 0, false))),
+                reason("ConditionalCheckFailed", None),
+                reason("None", None),
+            ])
+        })
+        .build();
+    assert_eq!(issue(&store(&[&retried])).await.unwrap(), IssueOutcome::Issued);
+}
+
+#[tokio::test]
+async fn a_check_applied_before_its_answer_was_lost_is_recognised() {
+    let mut used_by_us = stored("c1", 1, true);
+    used_by_us.push(("used_by", AttributeValue::S("k1".into())));
+    let verified = mock!(Client::transact_write_items).then_error(move || {
+        cancelled(vec![reason("ConditionalCheckFailed", Some(used_by_us.clone()))])
+    });
+    let outcome = store(&[&verified]).check(check(&[7; 32])).await.unwrap();
+    assert_eq!(outcome, CheckOutcome::Verified { reassigned: false });
+
+    // A wrong code: the consuming write fails on the digest, the counting write was applied
+    // and its retry finds this check's id already recorded.
+    let open = stored("c1", 1, false);
+    let mut counted = stored("c1", 1, false);
+    counted.push(("attempt_ids", AttributeValue::Ss(vec!["k1".into()])));
+    let wrong = mock!(Client::transact_write_items)
+        .sequence()
+        .error(move || cancelled(vec![reason("ConditionalCheckFailed", Some(open.clone()))]))
+        .error(move || cancelled(vec![reason("ConditionalCheckFailed", Some(counted.clone()))]))
+        .build();
+    let outcome = store(&[&wrong]).check(check(&[8; 32])).await.unwrap();
+    assert_eq!(outcome, CheckOutcome::WrongCode { attempts: 1 });
+    assert_eq!(wrong.num_calls(), 2);
+
+    // Someone else's use is not ours.
+    let mut used_by_other = stored("c1", 1, true);
+    used_by_other.push(("used_by", AttributeValue::S("k0".into())));
+    let used = mock!(Client::transact_write_items).then_error(move || {
+        cancelled(vec![reason("ConditionalCheckFailed", Some(used_by_other.clone()))])
+    });
+    let outcome = store(&[&used]).check(check(&[7; 32])).await.unwrap();
+    assert_eq!(outcome, CheckOutcome::Refused(AttemptRefusal::Used));
+}
+
+#[tokio::test]
+async fn lasting_throttling_is_a_store_error_and_brief_throttling_is_invisible() {
     let throttled = mock!(Client::get_item)
         .sequence()
         .http_status(400, Some(throttling_body()))
         .repeatedly()
         .build();
-    assert!(store(&[&throttled]).is_verified("phone-a").await.is_err());
+    assert!(store(&[&throttled]).verified("phone-a").await.is_err());
     assert_eq!(throttled.num_calls(), 3, "the SDK's standard retries, then the error");
-}
 
-#[tokio::test]
-async fn throttling_that_clears_within_the_retries_is_invisible() {
     let throttled_once = mock!(Client::get_item)
         .sequence()
         .http_status(400, Some(throttling_body()))
         .http_status(200, Some("{}".to_owned()))
         .build();
-    assert!(!store(&[&throttled_once]).is_verified("phone-a").await.unwrap());
+    assert_eq!(store(&[&throttled_once]).verified("phone-a").await.unwrap(), None);
     assert_eq!(throttled_once.num_calls(), 2);
 }
 

@@ -1,0 +1,362 @@
+//! The store port's contract, run against both stores: the in-memory one and the DynamoDB
+//! one on moto. Every rule of the OTP policy that a store enforces is here once.
+
+use otp_shared::otp::ports::{
+    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind, Issue,
+    IssueOutcome, SendRefusal, Withdrawal,
+};
+use otp_shared::store::DynamoStore;
+use otp_testkit::moto::{fresh_table, sdk};
+
+const NOW: u64 = 1_767_225_600;
+const PHONE: &str = "phone-a";
+const RIGHT: &[u8] = &[7; 32];
+const WRONG: &[u8] = &[8; 32];
+
+fn challenge(id: &str, subject: &str) -> Challenge {
+    Challenge {
+        id: id.to_owned(),
+        phone_key: PHONE.to_owned(),
+        subject_key: subject.to_owned(),
+        code_digest: RIGHT.to_vec(),
+        expires_at: NOW + 300,
+        resend_after: NOW + 30,
+        attempts: 0,
+        used: false,
+    }
+}
+
+fn counter(kind: CounterKind, key: &str, limit: u32) -> Counter {
+    Counter { kind, key: format!("{}#{key}#{NOW}", kind.name()), limit, resets_at: NOW + 3600 }
+}
+
+async fn issue(
+    store: &impl ChallengeStore,
+    challenge: &Challenge,
+    counters: &[Counter],
+) -> IssueOutcome {
+    issue_at(store, challenge, counters, NOW).await
+}
+
+async fn issue_at(
+    store: &impl ChallengeStore,
+    challenge: &Challenge,
+    counters: &[Counter],
+    now: u64,
+) -> IssueOutcome {
+    let issue = Issue { challenge, counters, now, as_verified_owner: false };
+    store.issue(issue).await.unwrap()
+}
+
+/// A check by `subject` with `digest`, identified by `id`.
+fn check<'a>(subject: &'a str, digest: &'a [u8], id: &'a str) -> Check<'a> {
+    Check {
+        phone_key: PHONE,
+        subject_key: subject,
+        code_digest: digest,
+        now: NOW,
+        max_attempts: 5,
+        attempt_id: id,
+        record_owner: true,
+        failures: None,
+    }
+}
+
+async fn checked(store: &impl ChallengeStore, check: Check<'_>) -> CheckOutcome {
+    store.check(check).await.unwrap()
+}
+
+async fn owner(store: &impl ChallengeStore) -> Option<String> {
+    store.verified(PHONE).await.unwrap().and_then(|phone| phone.owner)
+}
+
+async fn a_right_code_verifies_once_and_records_the_owner(store: impl ChallengeStore) {
+    assert_eq!(issue(&store, &challenge("c1", "alice"), &[]).await, IssueOutcome::Issued);
+    assert_eq!(store.verified(PHONE).await.unwrap(), None);
+    let verified = checked(&store, check("alice", RIGHT, "k1")).await;
+    assert_eq!(verified, CheckOutcome::Verified { reassigned: false });
+    assert_eq!(owner(&store).await.as_deref(), Some("alice"));
+    let again = checked(&store, check("alice", RIGHT, "k2")).await;
+    assert_eq!(again, CheckOutcome::Refused(AttemptRefusal::Used));
+}
+
+async fn wrong_codes_count_attempts_until_the_challenge_is_locked(store: impl ChallengeStore) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let two = |id| Check { max_attempts: 2, ..check("alice", WRONG, id) };
+    assert_eq!(checked(&store, two("k1")).await, CheckOutcome::WrongCode { attempts: 1 });
+    assert_eq!(checked(&store, two("k2")).await, CheckOutcome::WrongCode { attempts: 2 });
+    let right = Check { max_attempts: 2, ..check("alice", RIGHT, "k3") };
+    assert_eq!(checked(&store, right).await, CheckOutcome::Refused(AttemptRefusal::Locked));
+}
+
+async fn refusals_say_why(store: impl ChallengeStore) {
+    let none = checked(&store, check("alice", RIGHT, "k1")).await;
+    assert_eq!(none, CheckOutcome::Refused(AttemptRefusal::NoChallenge));
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let late = Check { now: NOW + 300, ..check("alice", RIGHT, "k2") };
+    assert_eq!(checked(&store, late).await, CheckOutcome::Refused(AttemptRefusal::Expired));
+}
+
+async fn each_subject_sees_only_its_own_challenge(store: impl ChallengeStore) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let mut bobs = challenge("c2", "bob");
+    bobs.code_digest = WRONG.to_vec();
+    assert_eq!(
+        issue(&store, &bobs, &[]).await,
+        IssueOutcome::Issued,
+        "no cooldown across subjects"
+    );
+    let probe = checked(&store, check("carol", RIGHT, "k1")).await;
+    assert_eq!(probe, CheckOutcome::Refused(AttemptRefusal::NoChallenge));
+    let bob = checked(&store, check("bob", RIGHT, "k2")).await;
+    assert_eq!(bob, CheckOutcome::WrongCode { attempts: 1 }, "alice's code is not bob's");
+    let alice = checked(&store, check("alice", RIGHT, "k3")).await;
+    assert_eq!(alice, CheckOutcome::Verified { reassigned: false }, "bob spent nothing of alice's");
+}
+
+async fn the_cooldown_refuses_the_same_subject_until_it_ends(store: impl ChallengeStore) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let early = issue_at(&store, &challenge("c2", "alice"), &[], NOW + 29).await;
+    let cooling = SendRefusal { retry_at: NOW + 30, cooldown: true, ..SendRefusal::default() };
+    assert_eq!(early, IssueOutcome::Refused(cooling));
+    let mut third = challenge("c3", "alice");
+    third.code_digest = WRONG.to_vec();
+    assert_eq!(issue_at(&store, &third, &[], NOW + 30).await, IssueOutcome::Issued);
+    let old_code = Check { now: NOW + 30, ..check("alice", RIGHT, "k1") };
+    assert_eq!(
+        checked(&store, old_code).await,
+        CheckOutcome::WrongCode { attempts: 1 },
+        "c3 replaced c1"
+    );
+    let new_code = Check { now: NOW + 30, ..check("alice", WRONG, "k2") };
+    assert_eq!(checked(&store, new_code).await, CheckOutcome::Verified { reassigned: false });
+}
+
+async fn a_full_counter_refuses_and_a_refused_send_counts_nowhere(store: impl ChallengeStore) {
+    let counters = [counter(CounterKind::Phone, "a", 2), counter(CounterKind::Ip, "x", 3)];
+    for id in ["c1", "c2"] {
+        let subject = format!("s-{id}");
+        assert_eq!(issue(&store, &challenge(id, &subject), &counters).await, IssueOutcome::Issued);
+    }
+    let refused = issue(&store, &challenge("c3", "s-c3"), &counters).await;
+    let full = SendRefusal {
+        retry_at: NOW + 3600,
+        full: vec![CounterKind::Phone],
+        ..SendRefusal::default()
+    };
+    assert_eq!(refused, IssueOutcome::Refused(full));
+    // The IP counter is at 2 of 3, not 3: one more send fits, the next does not.
+    let ip = [counter(CounterKind::Ip, "x", 3)];
+    assert_eq!(issue(&store, &challenge("c4", "s-c4"), &ip).await, IssueOutcome::Issued);
+    assert!(matches!(issue(&store, &challenge("c5", "s-c5"), &ip).await, IssueOutcome::Refused(_)));
+}
+
+async fn the_verified_owner_is_not_held_to_the_phone_counter(store: impl ChallengeStore) {
+    issue(&store, &challenge("c1", "owner"), &[]).await;
+    checked(&store, check("owner", RIGHT, "k1")).await;
+    let phone = [counter(CounterKind::Phone, "a", 1)];
+    assert_eq!(issue(&store, &challenge("c2", "mallory"), &phone).await, IssueOutcome::Issued);
+    let as_owner =
+        |challenge| Issue { challenge, counters: &phone, now: NOW + 60, as_verified_owner: true };
+    let owners = challenge("c3", "owner");
+    assert_eq!(store.issue(as_owner(&owners)).await.unwrap(), IssueOutcome::Issued);
+    let impostor = challenge("c4", "mallory");
+    match store.issue(as_owner(&impostor)).await.unwrap() {
+        IssueOutcome::Refused(refusal) => assert!(refusal.not_owner, "{refusal:?}"),
+        IssueOutcome::Issued => panic!("only the owner is exempt"),
+    }
+}
+
+async fn withdrawing_refunds_only_a_challenge_that_was_stored(store: impl ChallengeStore) {
+    let phone = [counter(CounterKind::Phone, "a", 1)];
+    let stored = challenge("c1", "alice");
+    issue(&store, &stored, &phone).await;
+    let never_stored = challenge("c9", "alice");
+    store.withdraw(Withdrawal { challenge: &never_stored, refund: &phone }).await.unwrap();
+    let still_full = issue(&store, &challenge("c2", "bob"), &phone).await;
+    assert!(matches!(still_full, IssueOutcome::Refused(_)), "nothing was refunded");
+
+    store.withdraw(Withdrawal { challenge: &stored, refund: &phone }).await.unwrap();
+    let gone = checked(&store, check("alice", RIGHT, "k1")).await;
+    assert_eq!(gone, CheckOutcome::Refused(AttemptRefusal::NoChallenge));
+    assert_eq!(
+        issue(&store, &challenge("c3", "alice"), &phone).await,
+        IssueOutcome::Issued,
+        "refunded, no cooldown"
+    );
+}
+
+async fn a_phone_verified_by_another_subject_changes_hands(store: impl ChallengeStore) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    checked(&store, check("alice", RIGHT, "k1")).await;
+    issue(&store, &challenge("c2", "bob"), &[]).await;
+    assert_eq!(
+        checked(&store, check("bob", RIGHT, "k2")).await,
+        CheckOutcome::Verified { reassigned: true }
+    );
+    assert_eq!(owner(&store).await.as_deref(), Some("bob"));
+    issue_at(&store, &challenge("c3", "bob"), &[], NOW + 30).await;
+    let again = Check { now: NOW + 30, ..check("bob", RIGHT, "k3") };
+    assert_eq!(checked(&store, again).await, CheckOutcome::Verified { reassigned: false });
+}
+
+async fn test_numbers_leave_no_owner(store: impl ChallengeStore) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let test_number = Check { record_owner: false, ..check("alice", RIGHT, "k1") };
+    assert_eq!(checked(&store, test_number).await, CheckOutcome::Verified { reassigned: false });
+    assert_eq!(store.verified(PHONE).await.unwrap(), None);
+}
+
+async fn a_full_failure_counter_refuses_every_check_and_touches_nothing(
+    store: impl ChallengeStore,
+) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let failures = counter(CounterKind::Failures, "alice", 2);
+    let with_cap = |digest, id| Check { failures: Some(&failures), ..check("alice", digest, id) };
+    for (id, attempts) in [("k1", 1), ("k2", 2)] {
+        assert_eq!(
+            checked(&store, with_cap(WRONG, id)).await,
+            CheckOutcome::WrongCode { attempts }
+        );
+    }
+    let refused = CheckOutcome::TooManyFailures { retry_at: NOW + 3600 };
+    assert_eq!(checked(&store, with_cap(WRONG, "k3")).await, refused);
+    assert_eq!(checked(&store, with_cap(RIGHT, "k4")).await, refused);
+    // A higher cap: the challenge had two attempts counted, no more.
+    let raised = counter(CounterKind::Failures, "alice", 10);
+    let right = Check { failures: Some(&raised), max_attempts: 3, ..check("alice", RIGHT, "k5") };
+    assert_eq!(checked(&store, right).await, CheckOutcome::Verified { reassigned: false });
+}
+
+async fn a_retried_write_counts_once(store: impl ChallengeStore) {
+    let phone = [counter(CounterKind::Phone, "a", 2)];
+    let first = challenge("c1", "alice");
+    for _ in 0..2 {
+        assert_eq!(
+            issue(&store, &first, &phone).await,
+            IssueOutcome::Issued,
+            "the retry succeeds too"
+        );
+    }
+    assert_eq!(
+        issue(&store, &challenge("c2", "bob"), &phone).await,
+        IssueOutcome::Issued,
+        "counted once"
+    );
+
+    let failures = counter(CounterKind::Failures, "alice", 10);
+    let wrong = Check { failures: Some(&failures), ..check("alice", WRONG, "k1") };
+    for _ in 0..2 {
+        assert_eq!(checked(&store, wrong).await, CheckOutcome::WrongCode { attempts: 1 });
+    }
+    let right = check("alice", RIGHT, "k2");
+    for _ in 0..2 {
+        assert_eq!(checked(&store, right).await, CheckOutcome::Verified { reassigned: false });
+    }
+}
+
+async fn parallel_checks_never_exceed_the_attempt_budget(store: impl ChallengeStore) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let id = format!("k{n}");
+                store.check(check("alice", WRONG, &id)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut counted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            CheckOutcome::WrongCode { .. } => counted += 1,
+            refused => assert_eq!(refused, CheckOutcome::Refused(AttemptRefusal::Locked)),
+        }
+    }
+    assert_eq!(counted, 5);
+}
+
+async fn parallel_sends_never_exceed_a_counter(store: impl ChallengeStore) {
+    let tasks: Vec<_> = (0..20)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut next = challenge(&format!("c{n}"), "alice");
+                next.phone_key = format!("phone-{n}");
+                let counters = [counter(CounterKind::Ip, "shared", 5)];
+                let issue = Issue {
+                    challenge: &next,
+                    counters: &counters,
+                    now: NOW,
+                    as_verified_owner: false,
+                };
+                store.issue(issue).await.unwrap()
+            })
+        })
+        .collect();
+    let mut issued = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            IssueOutcome::Issued => issued += 1,
+            IssueOutcome::Refused(refusal) => assert_eq!(refusal.full, [CounterKind::Ip]),
+        }
+    }
+    assert_eq!(issued, 5);
+}
+
+async fn parallel_right_codes_verify_once(store: impl ChallengeStore) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let tasks: Vec<_> = (0..10)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.check(check("alice", RIGHT, &format!("k{n}"))).await.unwrap()
+            })
+        })
+        .collect();
+    let mut verified = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            CheckOutcome::Verified { .. } => verified += 1,
+            refused => assert_eq!(refused, CheckOutcome::Refused(AttemptRefusal::Used)),
+        }
+    }
+    assert_eq!(verified, 1);
+}
+
+/// A DynamoDB store on a fresh table of the emulator.
+async fn dynamodb() -> DynamoStore {
+    let sdk = sdk().await;
+    let table = fresh_table(&sdk).await;
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)
+}
+
+/// One test per rule, each run against both stores.
+macro_rules! contract {
+    ($($rule:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $rule() { super::$rule(otp_shared::store::MemoryStore::new()).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test] async fn $rule() { super::$rule(super::dynamodb().await).await })*
+        }
+    };
+}
+
+contract![
+    a_right_code_verifies_once_and_records_the_owner,
+    wrong_codes_count_attempts_until_the_challenge_is_locked,
+    refusals_say_why,
+    each_subject_sees_only_its_own_challenge,
+    the_cooldown_refuses_the_same_subject_until_it_ends,
+    a_full_counter_refuses_and_a_refused_send_counts_nowhere,
+    the_verified_owner_is_not_held_to_the_phone_counter,
+    withdrawing_refunds_only_a_challenge_that_was_stored,
+    a_phone_verified_by_another_subject_changes_hands,
+    test_numbers_leave_no_owner,
+    a_full_failure_counter_refuses_every_check_and_touches_nothing,
+    a_retried_write_counts_once,
+    parallel_checks_never_exceed_the_attempt_budget,
+    parallel_sends_never_exceed_a_counter,
+    parallel_right_codes_verify_once,
+];
