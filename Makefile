@@ -21,7 +21,8 @@ lint:
 test-rust: $(TOOLS)
 	scripts/with-moto.sh cargo test --workspace --all-features
 
-# schemathesis against otp-local with openapi.yaml: no 5xx, every response as specified.
+# schemathesis against otp-local with openapi.yaml (no 5xx, every response as specified), then
+# the verification tokens checked with PyJWT.
 test-contract: $(TOOLS)
 	scripts/contract.sh
 

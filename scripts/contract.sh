@@ -39,3 +39,6 @@ token=$("$bin" token --sub schemathesis)
   --workers 2 \
   --no-color \
   --report-dir "$state/report"
+
+# The verification tokens, checked with an independent JWS implementation as a backend would.
+"$venv/bin/python" scripts/check_verification_tokens.py "$bin"

@@ -169,6 +169,34 @@ async fn quickstart_register_read_inbox_verify() {
 }
 
 #[tokio::test]
+async fn another_account_can_neither_spend_nor_replace_a_pending_code() {
+    let server = Server::start("two-subjects", &[]);
+    let (alice, mallory) = (server.token("alice"), server.token("mallory"));
+    let none = json!({"phone_number": "9876543219", "countryCode": "+91", "authCode": "0000", "otp": "000000"});
+    let probe = server.post(VERIFY, &mallory, none.clone()).await;
+    assert_eq!((probe.status, probe.body["code"].as_str()), (401, Some("OTP_NOT_FOUND")));
+
+    let registered = server.post(REGISTER, &alice, phone()).await;
+    let auth_code = registered.body["authCode"].as_str().unwrap().to_owned();
+    let text = server.inbox().await[0]["body"].as_str().unwrap().to_owned();
+    let code = text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned();
+    let probe = server.post(VERIFY, &mallory, none).await;
+    assert_eq!(
+        (probe.status, probe.body["code"].as_str()),
+        (401, Some("OTP_NOT_FOUND")),
+        "same answer"
+    );
+    let theirs = server.post(REGISTER, &mallory, phone()).await;
+    assert_eq!(theirs.status, 200, "mallory's own code, no cooldown shared");
+
+    let body = json!({"phone_number": "9876543219", "countryCode": "+91", "authCode": auth_code, "otp": code});
+    let stolen = server.post(VERIFY, &mallory, body.clone()).await;
+    assert_eq!((stolen.status, stolen.body["code"].as_str()), (401, Some("INVALID_OTP")));
+    let verified = server.post(VERIFY, &alice, body).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+}
+
+#[tokio::test]
 async fn tokens_from_another_secret_are_refused() {
     let server = Server::start("secret", &[]);
     let other = Server::start("other-secret", &[]);

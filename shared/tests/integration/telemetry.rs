@@ -2,11 +2,14 @@
 //! only (`set_default`; `#[tokio::test]` polls everything on that thread), so tests of the
 //! binary run side by side without seeing each other's lines.
 
+use otp_shared::aws::api_from_lookup;
 use otp_shared::http::Endpoint;
 use otp_shared::otp::{OtpError, Policy, SendRequest, VerifyRequest};
 use otp_shared::phone::PhoneNumber;
 use otp_shared::sms::Inbox;
-use otp_shared::telemetry::EmfLayer;
+use otp_shared::telemetry::{EmfLayer, lambda_subscriber, log_level};
+use otp_testkit::events::example_env_with;
+use otp_testkit::moto::{fresh_table, sdk, sent_sms};
 use otp_testkit::{Capture, api, call, code_in, events, service};
 use serde_json::{Value, json};
 use tracing_subscriber::layer::SubscriberExt;
@@ -89,4 +92,75 @@ async fn each_lifecycle_event_is_one_metric_line() {
         assert_eq!(metric["Count"], 1);
         assert!(metric["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
     }
+}
+
+/// What a function writes at `level` (as `AWS_LAMBDA_LOG_LEVEL` names it) while serving a
+/// register, a wrong code, the right code and a forged token over moto: (logs, metrics).
+async fn a_function_at(level: &str) -> (String, String, Vec<String>) {
+    let (logs, metrics) = (Capture::default(), Capture::default());
+    let (log_writer, metric_writer) = (logs.clone(), metrics.clone());
+    let subscriber = lambda_subscriber(
+        log_level(Some(level), None),
+        move || log_writer.clone(),
+        move || metric_writer.clone(),
+        "OtpTest",
+    );
+    let _default = tracing::subscriber::set_default(subscriber);
+    // What the runtime and the SDK write at TRACE, had they the chance: raw events and
+    // request bodies.
+    tracing::trace!(target: "lambda_runtime::layers::api_client", "raw event 9876543219");
+    tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "body PhoneNumber=%2B919876543219");
+
+    let sdk = sdk().await;
+    let table = fresh_table(&sdk).await;
+    let env = example_env_with(&[("TABLE_NAME", &table)]);
+    let api = api_from_lookup(&env, &sdk).await.unwrap();
+    let phone = json!({"phone_number": "4155550177", "countryCode": "US"});
+    let registered = call(&api, Endpoint::Register, events::register().body(phone).request()).await;
+    let auth_code = registered.body["authCode"].as_str().unwrap().to_owned();
+    let code = code_in(sent_sms("+14155550177").await.last().unwrap(), 6);
+    for otp in [otp_testkit::wrong(&code), code.clone()] {
+        let body = json!({"phone_number": "+14155550177", "authCode": auth_code, "otp": otp});
+        call(&api, Endpoint::Verify, events::verify().body(body).request()).await;
+    }
+    call(&api, Endpoint::Register, events::bad_token().request()).await;
+    let token = events::register().token_value();
+    let secrets = vec![code, auth_code, "4155550177".to_owned(), token, "alice".to_owned()];
+    (logs.text(), metrics.text(), secrets)
+}
+
+#[tokio::test]
+async fn at_every_level_audit_events_and_metrics_are_written_and_no_secret_or_body() {
+    for level in ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] {
+        let (logs, metrics, secrets) = a_function_at(level).await;
+        for event in ["otp.sent", "otp.failed", "otp.verified", "auth.refused"] {
+            assert!(logs.contains(event), "{level}: {event} is logged:\n{logs}");
+        }
+        let emitted: Vec<Value> =
+            metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let names: Vec<&str> = emitted.iter().filter_map(|m| m["Event"].as_str()).collect();
+        assert_eq!(names, ["otp.sent", "otp.failed", "otp.verified"], "{level}: metrics");
+        for secret in &secrets {
+            assert!(!logs.contains(secret.as_str()), "{level}: a secret leaked:\n{logs}");
+        }
+        let signature = secrets[3].rsplit('.').next().unwrap();
+        assert!(!logs.contains(signature), "{level}: the token's signature leaked");
+        assert!(!logs.contains("raw event") && !logs.contains("PhoneNumber="), "{level}: {logs}");
+        assert!(!logs.contains("+14155550177"), "{level}: a full number leaked");
+        let sdk_debug =
+            logs.lines().any(|line| line.contains("aws_smithy") || line.contains("send_operation"));
+        if level == "INFO" || level == "WARN" || level == "FATAL" {
+            assert!(!sdk_debug, "{level}: no SDK chatter");
+        }
+    }
+}
+
+#[test]
+fn lambda_log_levels_are_read_from_lambda_then_rust_log() {
+    use tracing::level_filters::LevelFilter;
+    assert_eq!(log_level(Some("FATAL"), Some("debug")), LevelFilter::OFF);
+    assert_eq!(log_level(Some("TRACE"), None), LevelFilter::TRACE);
+    assert_eq!(log_level(None, Some("warn")), LevelFilter::WARN);
+    assert_eq!(log_level(None, Some("otp_shared=debug")), LevelFilter::INFO, "not a plain level");
+    assert_eq!(log_level(Some("nonsense"), None), LevelFilter::INFO);
 }

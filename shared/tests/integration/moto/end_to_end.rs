@@ -149,3 +149,67 @@ async fn parallel_wrong_guesses_over_dynamodb_get_no_more_than_the_budget() {
     assert_eq!(codes.iter().filter(|c| *c == "INVALID_OTP").count(), 5);
     assert_eq!(codes.iter().filter(|c| *c == "TOO_MANY_ATTEMPTS").count(), 35);
 }
+
+#[tokio::test]
+async fn two_subjects_on_one_phone_over_dynamodb_with_verification_tokens() {
+    let sdk = sdk().await;
+    let table = fresh_table(&sdk).await;
+    let key = otp_testkit::keys::ED_PRIVATE;
+    let overrides = [
+        ("VERIFICATION_TOKEN_PRIVATE_KEY", key),
+        ("VERIFICATION_TOKEN_ISSUER", "https://otp.example"),
+        ("OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY", "3"),
+    ];
+    let (api, _) = api_on(&sdk, &table, None, &overrides).await;
+    let phone = json!({"phone_number": "4155550188", "countryCode": "US"});
+    let mallory_token = otp_shared::jwt::mint(
+        &otp_testkit::events::example_settings().jwt,
+        "mallory",
+        otp_shared::otp::ports::Clock::now(&otp_shared::system::SystemClock),
+        600,
+    )
+    .unwrap();
+    let as_mallory = |event: events::Event| event.token(&mallory_token);
+
+    let (_, alice) =
+        call_json(&api, Endpoint::Register, events::register().body(phone.clone())).await;
+    let alice_code = code_in(sent_sms("+14155550188").await.last().unwrap(), 6);
+    let (status, _) =
+        call_json(&api, Endpoint::Register, as_mallory(events::register().body(phone.clone())))
+            .await;
+    assert_eq!(status, StatusCode::OK, "mallory gets a code of its own");
+    for guess in ["000000", "111111", "222222"] {
+        let body =
+            json!({"phone_number": "+14155550188", "authCode": alice["authCode"], "otp": guess});
+        let (status, answer) =
+            call_json(&api, Endpoint::Verify, as_mallory(events::verify().body(body))).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("INVALID_OTP"))
+        );
+    }
+    let body =
+        json!({"phone_number": "+14155550188", "authCode": alice["authCode"], "otp": alice_code});
+    let (status, answer) =
+        call_json(&api, Endpoint::Verify, as_mallory(events::verify().body(body.clone()))).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("RATE_LIMITED"))
+    );
+
+    let (status, verified) = call_json(&api, Endpoint::Verify, events::verify().body(body)).await;
+    assert_eq!(status, StatusCode::OK, "alice's code was never disturbed: {verified}");
+    let token = verified["verificationToken"].as_str().unwrap();
+    let claims: serde_json::Value = {
+        use base64::Engine;
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        (claims["sub"].as_str(), claims["phone_number"].as_str()),
+        (Some("alice"), Some("+14155550188"))
+    );
+}
