@@ -27,6 +27,7 @@ use crate::config::{ConfigError, Settings, optional, required};
 use crate::http::Api;
 use crate::jwt::JwtVerifier;
 use crate::otp::OtpService;
+use crate::secrets;
 use crate::sms::SnsSender;
 use crate::store::DynamoStore;
 use crate::system::{OsRandom, SystemClock};
@@ -99,6 +100,17 @@ pub fn sns_config(sdk: &SdkConfig) -> aws_sdk_sns::config::Builder {
         .retry_config(RetryConfig::disabled())
 }
 
+/// The configuration the secrets are fetched with at init: a slow or absent Secrets
+/// Manager fails the start within seconds rather than hanging it.
+fn secrets_config(sdk: &SdkConfig) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(4))
+        .build();
+    sdk.to_builder().timeout_config(timeouts).build()
+}
+
 /// The API over the given DynamoDB and SNS clients.
 pub async fn api(
     settings: Settings,
@@ -124,13 +136,16 @@ pub async fn api_from_env() -> Result<AwsApi, ConfigError> {
     api_from_lookup(&|name: &str| std::env::var(name).ok(), &sdk_config().await).await
 }
 
-/// The API from the variables `lookup` gives, over clients made from `sdk`.
+/// The API from the variables `lookup` gives, over clients made from `sdk`. Secret settings
+/// given by reference (`<NAME>_SECRET_ARN`, `<NAME>_PARAMETER`) are fetched first, once.
 pub async fn api_from_lookup(
     lookup: &impl Fn(&str) -> Option<String>,
     sdk: &SdkConfig,
 ) -> Result<AwsApi, ConfigError> {
-    let settings = Settings::from_lookup(lookup)?;
-    let aws = AwsSettings::from_lookup(lookup)?;
+    let fetched = secrets::resolve(lookup, &secrets_config(sdk)).await?;
+    let lookup = |name: &str| fetched.get(name).cloned().or_else(|| lookup(name));
+    let settings = Settings::from_lookup(&lookup)?;
+    let aws = AwsSettings::from_lookup(&lookup)?;
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config(sdk).build());
     let sns = aws_sdk_sns::Client::from_conf(sns_config(sdk).build());
     api(settings, aws, dynamodb, sns).await

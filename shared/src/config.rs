@@ -180,9 +180,10 @@ impl Policy {
                 1..=u32::MAX,
                 defaults.max_attempts,
             )?,
-            resend_cooldown_seconds: parse_or(
+            resend_cooldown_seconds: parse_in(
                 lookup,
                 "OTP_RESEND_COOLDOWN_SECONDS",
+                0..=86_400,
                 defaults.resend_cooldown_seconds,
             )?,
             max_sends_per_phone_per_hour: parse_or(
@@ -463,6 +464,7 @@ mod tests {
             ("OTP_TTL_SECONDS", "0"),
             ("OTP_MAX_ATTEMPTS", "0"),
             ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "-1"),
+            ("OTP_RESEND_COOLDOWN_SECONDS", "18446744073709551615"),
             ("SMS_MESSAGE_TEMPLATE", "no placeholder"),
             ("JWT_SECRET", "short"),
             ("JWT_ALGORITHMS", "RS256"),

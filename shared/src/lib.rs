@@ -10,6 +10,8 @@ pub mod jwt;
 pub mod otp;
 pub mod phone;
 pub mod secret;
+#[cfg(feature = "aws")]
+pub mod secrets;
 pub mod sms;
 pub mod store;
 pub mod system;

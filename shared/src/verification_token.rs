@@ -10,6 +10,9 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
+/// The `typ` header of every verification token.
+pub const TOKEN_TYPE: &str = "otp-verification+jwt";
+
 /// Why a verification key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a PEM Ed25519 or EC P-256 private key (PKCS#8)")]
@@ -40,6 +43,8 @@ struct Claims<'a> {
     phone_number_verified: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     phone_number_reassigned: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    test_number: bool,
 }
 
 /// One successful verification, as the token reports it.
@@ -51,6 +56,8 @@ pub struct Verification<'a> {
     pub phone_e164: &'a str,
     /// Another subject was the phone's verified owner before.
     pub reassigned: bool,
+    /// The number is one of `OTP_TEST_NUMBERS`: verified with a fixed code, no SMS.
+    pub test_number: bool,
     /// When it happened.
     pub now: u64,
     /// A random token id.
@@ -97,16 +104,18 @@ impl VerificationTokens {
         let kid = public.thumbprint(ThumbprintHash::SHA256).map_err(|_| InvalidSigningKey)?;
         public.common.key_id = Some(kid.clone());
         public.common.public_key_use = Some(PublicKeyUse::Signature);
-        let header =
-            Header { kid: Some(kid), typ: Some("JWT".to_owned()), ..Header::new(algorithm) };
+        // Explicit typing (RFC 8725, 3.11): no other JWT can pass for this one.
+        let typ = Some(TOKEN_TYPE.to_owned());
+        let header = Header { kid: Some(kid), typ, ..Header::new(algorithm) };
         // A key that cannot sign is refused at start, not on the first verification.
         jsonwebtoken::encode(&header, &serde_json::json!({}), &key)
             .map_err(|_| InvalidSigningKey)?;
         Ok(Self { key, header, public, issuer, audience, ttl_seconds })
     }
 
-    /// The signed token for `verification`.
-    pub fn mint(&self, verification: Verification<'_>) -> String {
+    /// The signed token for `verification`; `None` only if signing failed, which the key's
+    /// test signature at start rules out.
+    pub fn mint(&self, verification: Verification<'_>) -> Option<String> {
         let claims = Claims {
             iss: &self.issuer,
             sub: verification.subject,
@@ -117,9 +126,9 @@ impl VerificationTokens {
             phone_number: verification.phone_e164,
             phone_number_verified: true,
             phone_number_reassigned: verification.reassigned,
+            test_number: verification.test_number,
         };
-        // Signing plain claims with a key that signed at start cannot fail.
-        jsonwebtoken::encode(&self.header, &claims, &self.key).unwrap_or_default()
+        jsonwebtoken::encode(&self.header, &claims, &self.key).ok()
     }
 
     /// The public key as a JWKS, for backends to check tokens with.
@@ -169,6 +178,7 @@ mod tests {
             subject: "alice",
             phone_e164: "+919876543219",
             reassigned,
+            test_number: false,
             now: 1_767_225_600,
             token_id: "t1",
         }
@@ -193,16 +203,17 @@ mod tests {
             let tokens =
                 VerificationTokens::from_pem(pem, issuer, Some("backend".into()), 300).unwrap();
             assert_eq!(tokens.header.alg, algorithm);
-            let token = tokens.mint(verification(false));
+            let token = tokens.mint(verification(false)).unwrap();
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.kid.as_deref(), Some(tokens.key_id()));
+            assert_eq!(header.typ.as_deref(), Some(TOKEN_TYPE));
             let claims = decode(&tokens, &token);
             assert_eq!(claims["sub"], "alice");
             assert_eq!(claims["phone_number"], "+919876543219");
             assert_eq!(claims["phone_number_verified"], true);
             assert_eq!(claims["exp"].as_u64(), Some(1_767_225_600 + 300));
             assert!(claims.get("phone_number_reassigned").is_none());
-            let reassigned = decode(&tokens, &tokens.mint(verification(true)));
+            let reassigned = decode(&tokens, &tokens.mint(verification(true)).unwrap());
             assert_eq!(reassigned["phone_number_reassigned"], true);
         }
     }

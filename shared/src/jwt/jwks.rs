@@ -7,6 +7,8 @@
 //!   being trusted within that age; the request itself is served from the cache.
 //! - A failed fetch, or one that yields no usable key, keeps the keys already held: an
 //!   outage of the provider does not reject tokens whose key is cached.
+//! - Keys for encryption (`use: enc`) are left out, and a key whose JWK names an `alg`
+//!   verifies that algorithm only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -18,8 +20,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
 
 /// A JWKS document larger than this is refused.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -28,6 +30,15 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 pub const FETCH_TIMEOUT: Duration = Duration::from_millis(1500);
 
 type FetchError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A key from the set, with the algorithm its JWK names, if any.
+#[derive(Clone)]
+pub struct JwkKey {
+    /// The key.
+    pub key: DecodingKey,
+    /// The JWK's `alg`: when present, the only algorithm the key verifies.
+    pub algorithm: Option<Algorithm>,
+}
 
 /// Keys by `kid`, from one JWKS URL. Clones share the cache.
 #[derive(Clone)]
@@ -46,7 +57,7 @@ struct Inner {
 
 #[derive(Default)]
 struct Cache {
-    keys: HashMap<String, Arc<DecodingKey>>,
+    keys: HashMap<String, Arc<JwkKey>>,
     /// When the keys held were fetched.
     fetched_at: Option<Instant>,
     /// When a fetch was last tried, whatever came of it.
@@ -84,7 +95,7 @@ impl Jwks {
     /// The key named `kid`. An unknown `kid` is looked up in a fresh copy of the set if
     /// the last fetch is older than the interval; keys past their age are used while a
     /// fresh copy is fetched in the background.
-    pub async fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+    pub async fn key(&self, kid: &str) -> Option<Arc<JwkKey>> {
         if let Some(key) = self.inner.cached(kid) {
             if self.inner.due(|cache| cache.fetched_at, self.inner.max_age) {
                 let inner = self.inner.clone();
@@ -112,7 +123,7 @@ impl Jwks {
 }
 
 impl Inner {
-    fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+    fn cached(&self, kid: &str) -> Option<Arc<JwkKey>> {
         self.read_cache(|cache| cache.keys.get(kid).cloned())
     }
 
@@ -139,10 +150,16 @@ impl Inner {
             Ok(set) => set
                 .keys
                 .iter()
+                .filter(|jwk| jwk.common.public_key_use != Some(PublicKeyUse::Encryption))
                 .filter_map(|jwk| {
                     let kid = jwk.common.key_id.clone()?;
                     let key = DecodingKey::from_jwk(jwk).ok()?;
-                    Some((kid, Arc::new(key)))
+                    let algorithm = match jwk.common.key_algorithm {
+                        // Named but not a signing algorithm (RSA-OAEP...): not for us.
+                        Some(named) => Some(algorithm_named(named)?),
+                        None => None,
+                    };
+                    Some((kid, Arc::new(JwkKey { key, algorithm })))
                 })
                 .collect(),
             Err(error) => {
@@ -175,4 +192,10 @@ impl Inner {
         };
         tokio::time::timeout(FETCH_TIMEOUT, fetch).await?
     }
+}
+
+/// The signing algorithm a JWK's `alg` names, if it names one.
+fn algorithm_named(named: jsonwebtoken::jwk::KeyAlgorithm) -> Option<Algorithm> {
+    let name = serde_json::to_value(named).ok()?;
+    name.as_str()?.parse().ok()
 }

@@ -6,14 +6,13 @@
 mod jwks;
 mod settings;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use jwks::{FETCH_TIMEOUT, Jwks};
+pub use jwks::{FETCH_TIMEOUT, JwkKey, Jwks};
 pub use settings::{Algorithms, InvalidAlgorithms, JwtKeys, JwtSettings, parse_public_key};
 
 /// Tokens longer than this are refused before any parsing; real ones are far shorter.
@@ -37,6 +36,9 @@ pub enum JwtError {
     /// The JWKS has no key with the header's `kid`.
     #[error("no key with the token's kid")]
     UnknownKeyId,
+    /// No configured algorithm suits the token's key (its family, or its JWK's `alg`).
+    #[error("no configured algorithm fits the token's key")]
+    AlgorithmNotAllowed,
     /// The subject claim is absent, not a string, or blank.
     #[error("subject claim is missing or empty")]
     NoSubject,
@@ -53,6 +55,7 @@ enum Keys {
 /// Verifies tokens and returns their subject.
 pub struct JwtVerifier {
     keys: Keys,
+    algorithms: Algorithms,
     validation: Validation,
     subject_claim: String,
 }
@@ -78,6 +81,7 @@ impl JwtVerifier {
         };
         Ok(Self {
             keys,
+            algorithms: settings.algorithms.clone(),
             validation: validation(settings),
             subject_claim: settings.subject_claim.clone(),
         })
@@ -89,16 +93,20 @@ impl JwtVerifier {
             return Err(JwtError::TooLong);
         }
         let jwks_key;
-        let key = match &self.keys {
-            Keys::Fixed(key) => key,
+        let (key, named) = match &self.keys {
+            Keys::Fixed(key) => (key, None),
             Keys::Jwks(jwks) => {
                 let kid = jsonwebtoken::decode_header(token)?.kid.ok_or(JwtError::MissingKeyId)?;
                 jwks_key = jwks.key(&kid).await.ok_or(JwtError::UnknownKeyId)?;
-                Arc::as_ref(&jwks_key)
+                (&jwks_key.key, jwks_key.algorithm)
             }
         };
-        let claims =
-            jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation)?.claims;
+        let mut validation = self.validation.clone();
+        validation.algorithms = self.algorithms.for_key(key.family(), named);
+        if validation.algorithms.is_empty() {
+            return Err(JwtError::AlgorithmNotAllowed);
+        }
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)?.claims;
         match claims.get(&self.subject_claim) {
             Some(Value::String(subject)) if !subject.trim().is_empty() => Ok(subject.clone()),
             _ => Err(JwtError::NoSubject),

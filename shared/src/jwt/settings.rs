@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
 /// Where the keys that sign `user-jwt-token` JWTs come from: exactly one is configured.
 #[derive(Clone)]
@@ -26,10 +26,6 @@ impl JwtKeys {
             Self::Secret(_) => Algorithm::HS256,
             Self::PublicKey(_) | Self::JwksUrl(_) => Algorithm::RS256,
         }
-    }
-
-    fn is_secret(&self) -> bool {
-        matches!(self, Self::Secret(_))
     }
 }
 
@@ -61,19 +57,32 @@ impl Algorithms {
     }
 
     /// Checks that every algorithm suits `keys`: HMAC only with a secret, signatures only
-    /// with public keys, so the two are never mixed (RFC 8725, section 3.1).
+    /// with public keys, so the two are never mixed (RFC 8725, section 3.1); with one
+    /// public key, only its own family (RSA, EC or EdDSA). A JWKS may hold keys of several
+    /// families; each token is checked with the algorithms of its key's family only.
     pub fn check_family(&self, keys: &JwtKeys) -> Result<(), InvalidAlgorithms> {
-        let symmetric =
-            |alg: &Algorithm| matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
-        if self.0.iter().all(|alg| symmetric(alg) == keys.is_secret()) {
+        let fits = |alg: &Algorithm| match keys {
+            JwtKeys::Secret(_) => alg.family() == AlgorithmFamily::Hmac,
+            JwtKeys::PublicKey(key) => alg.family() == key.family(),
+            JwtKeys::JwksUrl(_) => alg.family() != AlgorithmFamily::Hmac,
+        };
+        if self.0.iter().all(fits) {
             return Ok(());
         }
-        let family = if keys.is_secret() {
-            "HS256, HS384 or HS512"
-        } else {
-            "asymmetric (RS*, PS*, ES*, EdDSA)"
+        let family = match keys {
+            JwtKeys::Secret(_) => "HS256, HS384 or HS512",
+            JwtKeys::PublicKey(_) => "of the public key's own family (RS*/PS*, ES* or EdDSA)",
+            JwtKeys::JwksUrl(_) => "asymmetric (RS*, PS*, ES*, EdDSA)",
         };
         Err(InvalidAlgorithms(format!("must be {family} for the configured key")))
+    }
+
+    /// The algorithms a token signed with a key of `family` may use; narrowed to `only`
+    /// when the key itself names one (a JWK's `alg`).
+    pub fn for_key(&self, family: AlgorithmFamily, only: Option<Algorithm>) -> Vec<Algorithm> {
+        let allowed =
+            |alg: &&Algorithm| alg.family() == family && only.is_none_or(|one| **alg == one);
+        self.0.iter().filter(allowed).copied().collect()
     }
 }
 
@@ -180,6 +189,23 @@ mod tests {
         assert!(rsa.check_family(&secret).is_err());
         assert!(hmac.check_family(&jwks).is_err());
         assert!(mixed.check_family(&secret).is_err() && mixed.check_family(&jwks).is_err());
+
+        let ec_pem = include_str!("../../../testkit/keys/ec-public.pem");
+        let ec = JwtKeys::PublicKey(parse_public_key(ec_pem).unwrap().0);
+        let two_families: Algorithms = "RS256,ES256".parse().unwrap();
+        assert!(two_families.check_family(&ec).is_err(), "one public key, one family");
+        assert!(two_families.check_family(&jwks).is_ok(), "a JWKS may hold both");
+        assert!("ES256".parse::<Algorithms>().unwrap().check_family(&ec).is_ok());
+    }
+
+    #[test]
+    fn each_token_is_checked_with_its_key_family_and_the_jwk_alg() {
+        let configured: Algorithms = "RS256,PS256,ES256".parse().unwrap();
+        let rsa = configured.for_key(AlgorithmFamily::Rsa, None);
+        assert_eq!(rsa, [Algorithm::RS256, Algorithm::PS256]);
+        let named = configured.for_key(AlgorithmFamily::Rsa, Some(Algorithm::PS256));
+        assert_eq!(named, [Algorithm::PS256]);
+        assert!(configured.for_key(AlgorithmFamily::Ed, None).is_empty());
     }
 
     #[test]

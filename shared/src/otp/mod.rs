@@ -317,7 +317,12 @@ where
         let Err(error) = self.sms.send(phone, &self.policy.message(code)).await else {
             return Ok(());
         };
-        tracing::error!(target: AUDIT, event = "otp.sms_failed", delivery = ?error.delivery, error = ?error);
+        tracing::error!(
+            target: AUDIT,
+            event = "otp.sms_failed",
+            delivery = ?error.delivery,
+            reason = %error.reason,
+        );
         let refund = if error.delivery == Delivery::NotSent { counters } else { &[] };
         self.take_back(challenge, refund).await;
         Err(OtpError::SmsUnavailable(error))
@@ -358,21 +363,26 @@ where
                         tracing::info!(target: AUDIT, event = "otp.reassigned");
                     }
                     tracing::info!(target: AUDIT, event = "otp.verified", test_number = is_test_number);
-                    let token = self.tokens.as_ref().map(|tokens| {
-                        tokens.mint(Verification {
-                            subject: request.subject,
-                            phone_e164: request.phone.e164(),
-                            reassigned,
-                            now,
-                            token_id: &self.random.identifier(),
-                        })
-                    });
+                    let verification = Verification {
+                        subject: request.subject,
+                        phone_e164: request.phone.e164(),
+                        reassigned,
+                        test_number: is_test_number,
+                        now,
+                        token_id: &self.random.identifier(),
+                    };
+                    let token = match &self.tokens {
+                        None => None,
+                        Some(tokens) => Some(tokens.mint(verification).ok_or_else(|| {
+                            let unsigned = "the verification token could not be signed";
+                            OtpError::Store(StoreError::new(unsigned))
+                        })?),
+                    };
                     Ok(Verified { token })
                 }
-                CheckOutcome::WrongCode { attempts } => {
-                    let attempts_left = self.policy.max_attempts.saturating_sub(attempts);
-                    let event = if attempts_left == 0 { "otp.locked" } else { "otp.failed" };
-                    tracing::info!(target: AUDIT, event, attempts_left);
+                CheckOutcome::WrongCode { locked } => {
+                    let event = if locked { "otp.locked" } else { "otp.failed" };
+                    tracing::info!(target: AUDIT, event, reason = "wrong code");
                     Err(OtpError::WrongCode)
                 }
                 CheckOutcome::Refused(refusal) => {
@@ -413,7 +423,7 @@ where
         challenge: &Challenge,
         now: EpochSeconds,
     ) -> Vec<Counter> {
-        let ip_key = request.client_ip.map(|ip| self.key.pseudonym("ip", &ip.to_string()));
+        let ip_key = request.client_ip.map(|ip| self.key.pseudonym("ip", &subscriber(ip)));
         [
             (
                 CounterKind::Phone,
@@ -436,6 +446,21 @@ where
     fn failure_counter(&self, subject_key: &str, now: EpochSeconds) -> Option<Counter> {
         let limit = self.policy.max_failed_verifications_per_subject_per_day;
         counter(CounterKind::Failures, subject_key, limit, now, DAY)
+    }
+}
+
+/// What the per-IP limit counts: an IPv4 address, or an IPv6 address's /64, which one
+/// subscriber usually holds whole.
+fn subscriber(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
     }
 }
 

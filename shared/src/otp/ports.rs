@@ -37,26 +37,27 @@ pub trait SmsSender: Clone + Send + Sync + 'static {
 }
 
 /// The provider did not take the message.
-#[derive(Debug, thiserror::Error)]
-#[error("SMS was not sent ({delivery:?})")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SMS was not sent ({delivery:?}): {reason}")]
 pub struct SmsError {
     /// Whether the message may still arrive.
     pub delivery: Delivery,
-    /// What went wrong, for the logs.
-    #[source]
-    pub source: Box<dyn Error + Send + Sync>,
+    /// The provider's error code, or the kind of transport failure; never the provider's
+    /// message, which may quote the phone number.
+    pub reason: String,
 }
 
 impl SmsError {
-    /// The provider answered with a refusal: the message will not arrive.
-    pub fn not_sent(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
-        Self { delivery: Delivery::NotSent, source: source.into() }
+    /// The provider answered with a refusal, or was never reached: the message will not
+    /// arrive.
+    pub fn not_sent(reason: impl Into<String>) -> Self {
+        Self { delivery: Delivery::NotSent, reason: reason.into() }
     }
 
     /// The request may have reached the provider (a timeout, a dropped connection): the
     /// message may arrive.
-    pub fn unknown(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
-        Self { delivery: Delivery::Unknown, source: source.into() }
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        Self { delivery: Delivery::Unknown, reason: reason.into() }
     }
 }
 
@@ -255,8 +256,8 @@ pub enum CheckOutcome {
     },
     /// The code was wrong: one attempt and one failure were counted.
     WrongCode {
-        /// Attempts the challenge has now used.
-        attempts: u32,
+        /// This attempt used up the challenge's budget.
+        locked: bool,
     },
     /// Nothing was counted.
     Refused(AttemptRefusal),
@@ -303,7 +304,9 @@ pub trait ChallengeStore: Clone + Send + Sync + 'static {
 
     /// Checks a code. Unless the failure counter is full: a right code on an open
     /// challenge ([`Challenge::refusal`]) uses it, counting the attempt; a wrong one counts
-    /// an attempt and a failure. The subject's own challenge only.
+    /// an attempt and a failure, atomically with the comparison, so that no number of
+    /// parallel checks compares more codes than the budgets allow. The subject's own
+    /// challenge only.
     fn check(
         &self,
         check: Check<'_>,

@@ -3,7 +3,7 @@
 use std::error::Error;
 
 use aws_sdk_sns::Client;
-use aws_sdk_sns::error::SdkError;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::otp::ports::{SmsError, SmsSender};
@@ -28,21 +28,30 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, SmsError> {
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(SmsError::not_sent)
+        .map_err(|_| SmsError::not_sent("message attribute could not be built"))
 }
 
 /// What a failed `Publish` says about the message: a refusal from SNS, or a request that
 /// never left (it could not be built, or no connection was made), means it will not
 /// arrive; a timeout or a connection lost after the request was written means it may.
-fn classify<E: Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(
-    error: SdkError<E, R>,
-) -> SmsError {
-    let never_sent = match &error {
-        SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => true,
-        SdkError::DispatchFailure(_) => never_connected(&error),
-        _ => false,
-    };
-    if never_sent { SmsError::not_sent(error) } else { SmsError::unknown(error) }
+/// Only SNS's error code is kept: its message may quote the phone number.
+fn classify<E, R>(error: SdkError<E, R>) -> SmsError
+where
+    E: Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match &error {
+        SdkError::ServiceError(service) => {
+            SmsError::not_sent(service.err().code().unwrap_or("service error"))
+        }
+        SdkError::ConstructionFailure(_) => SmsError::not_sent("request could not be built"),
+        SdkError::DispatchFailure(_) if never_connected(&error) => {
+            SmsError::not_sent("no connection")
+        }
+        SdkError::DispatchFailure(_) => SmsError::unknown("connection lost"),
+        SdkError::TimeoutError(_) => SmsError::unknown("timed out"),
+        _ => SmsError::unknown("unreadable answer"),
+    }
 }
 
 /// Whether the error's chain shows that no connection was made.

@@ -36,7 +36,8 @@ use crate::otp::ports::{
 pub const DEFAULT_CALL_BUDGET: Duration = Duration::from_secs(2);
 
 /// How many times a check may start over because the state moved under it (another
-/// subject took the phone, or a resend replaced the challenge between its two writes).
+/// subject took the phone, a resend replaced the challenge, a parallel check used the
+/// last attempt).
 const CHECK_PASSES: usize = 3;
 
 type Item = HashMap<String, AttributeValue>;
@@ -225,10 +226,53 @@ impl DynamoStore {
         self.transact(items).await.map(|_| ())
     }
 
-    /// The consuming write of a check: the right code uses the challenge and (with
-    /// `record_owner`) makes the subject the phone's owner, if the failure counter allows.
-    /// `reassign` is the second pass, for a phone another subject owns.
-    fn consume_items(
+    /// The counting write of a check: when the code is wrong, one attempt (with this
+    /// check's id) and one failure are counted, in the same write that compares the digest,
+    /// so that parallel guesses can never be compared without being counted. `last` is the
+    /// write for the attempt that uses up the budget (`attempts = max - 1`); the first try
+    /// is for any earlier one (`attempts < max - 1`), so that a commit tells which it was.
+    fn wrong_code_items(
+        &self,
+        check: &Check<'_>,
+        last: bool,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let attempts = if last { "attempts = :before_last" } else { "attempts < :before_last" };
+        let attempt = Update::builder()
+            .table_name(&self.table)
+            .key("pk", challenge_key(check.phone_key, check.subject_key))
+            .update_expression("ADD attempts :one, attempt_ids :checks")
+            .condition_expression(format!(
+                "attribute_exists(pk) AND used = :false AND expires_at > :now AND {attempts} \
+                 AND code_digest <> :digest AND NOT contains(attempt_ids, :check)"
+            ))
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(
+                ":checks",
+                AttributeValue::Ss(vec![check.attempt_id.to_owned()]),
+            )
+            .expression_attribute_values(":check", string(check.attempt_id))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", number(check.now))
+            .expression_attribute_values(
+                ":before_last",
+                number(check.max_attempts.saturating_sub(1)),
+            )
+            .expression_attribute_values(":digest", AttributeValue::B(Blob::new(check.code_digest)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(StoreError::new)?;
+        let mut items = vec![TransactWriteItem::builder().update(attempt).build()];
+        if let Some(failures) = check.failures {
+            items.push(self.counter_update(failures, true)?);
+        }
+        Ok(items)
+    }
+
+    /// The consuming write of a right code: the challenge is used (the attempt counted) and,
+    /// with `record_owner`, the subject made the phone's owner, if the failure counter still
+    /// allows. `reassign` is the pass for a phone another subject owns; it is recorded on
+    /// the challenge, so that a retry of a lost answer still knows.
+    fn right_code_items(
         &self,
         check: &Check<'_>,
         reassign: bool,
@@ -236,13 +280,16 @@ impl DynamoStore {
         let consume = Update::builder()
             .table_name(&self.table)
             .key("pk", challenge_key(check.phone_key, check.subject_key))
-            .update_expression("SET used = :true, used_by = :check ADD attempts :one")
+            .update_expression(
+                "SET used = :true, used_by = :check, reassigned = :reassigned ADD attempts :one",
+            )
             .condition_expression(
                 "attribute_exists(pk) AND used = :false AND expires_at > :now \
                  AND attempts < :max AND code_digest = :digest",
             )
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":reassigned", AttributeValue::Bool(reassign))
             .expression_attribute_values(":check", string(check.attempt_id))
             .expression_attribute_values(":one", number(1))
             .expression_attribute_values(":now", number(check.now))
@@ -286,100 +333,100 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// The counting write of a wrong code: one attempt on the challenge `challenge_id`
-    /// (unless this check already counted there) and one failure.
-    fn failure_items(
-        &self,
-        check: &Check<'_>,
-        challenge_id: &str,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let attempt = Update::builder()
-            .table_name(&self.table)
-            .key("pk", challenge_key(check.phone_key, check.subject_key))
-            .update_expression("ADD attempts :one, attempt_ids :checks")
-            .condition_expression(
-                "challenge_id = :id AND used = :false AND expires_at > :now \
-                 AND attempts < :max AND NOT contains(attempt_ids, :check)",
-            )
-            .expression_attribute_values(":one", number(1))
-            .expression_attribute_values(
-                ":checks",
-                AttributeValue::Ss(vec![check.attempt_id.to_owned()]),
-            )
-            .expression_attribute_values(":check", string(check.attempt_id))
-            .expression_attribute_values(":id", string(challenge_id))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":now", number(check.now))
-            .expression_attribute_values(":max", number(check.max_attempts))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(StoreError::new)?;
-        let mut items = vec![TransactWriteItem::builder().update(attempt).build()];
-        if let Some(failures) = check.failures {
-            items.push(self.counter_update(failures, true)?);
+    /// What a stored challenge, returned by a failed condition, says about `check`: an
+    /// outcome, or `None` when the code is right and the challenge open.
+    fn judge(check: &Check<'_>, stored: Option<&Item>) -> Result<Judged, StoreError> {
+        let Some(stored) = stored else {
+            return Ok(Judged::Done(CheckOutcome::Refused(AttemptRefusal::NoChallenge)));
+        };
+        let challenge = parse_challenge(check.phone_key, check.subject_key, stored)?;
+        let ours = |name| optional_text(stored, name) == Some(check.attempt_id);
+        if challenge.used && ours("used_by") {
+            // Our own right code, applied before its answer was lost.
+            let reassigned = stored.get("reassigned").and_then(|v| v.as_bool().ok()) == Some(&true);
+            return Ok(Judged::Ours(CheckOutcome::Verified { reassigned }));
         }
-        Ok(items)
+        if string_set(stored, "attempt_ids").contains(&check.attempt_id) {
+            // Our own wrong code, counted before its answer was lost.
+            let locked = challenge.attempts >= check.max_attempts;
+            return Ok(Judged::Ours(CheckOutcome::WrongCode { locked }));
+        }
+        if let Some(refusal) = challenge.refusal(check.now, check.max_attempts) {
+            return Ok(Judged::Done(CheckOutcome::Refused(refusal)));
+        }
+        if challenge.code_digest == check.code_digest {
+            return Ok(Judged::Right);
+        }
+        Ok(Judged::LastWrong)
     }
 
+    /// A check in at most two writes. The common case, a wrong code, is one: the counting
+    /// write commits. A right code cancels it (the digests are equal) and takes the
+    /// consuming write; so does the wrong code that uses up the budget, which takes the
+    /// counting write for the last attempt. Each write re-checks everything it relies on, so
+    /// a state that moved in between sends the check round again.
     async fn check_once(&self, check: Check<'_>) -> Result<CheckOutcome, StoreError> {
-        let failures_index = 1 + usize::from(check.record_owner);
         let too_many = |reasons: &[CancellationReason], index: usize| {
             check.failures.filter(|_| reasons.get(index).is_some_and(failed))
         };
+        let mut next = Judged::FirstTry;
         let mut reassign = false;
-        for _ in 0..CHECK_PASSES {
-            let reasons = match self.transact(self.consume_items(&check, reassign)?).await? {
+        for _ in 0..CHECK_PASSES * 2 {
+            let (items, failures_index) = match next {
+                Judged::FirstTry => (self.wrong_code_items(&check, false)?, 1),
+                Judged::LastWrong => (self.wrong_code_items(&check, true)?, 1),
+                Judged::Right => {
+                    (self.right_code_items(&check, reassign)?, 1 + usize::from(check.record_owner))
+                }
+                Judged::Done(outcome) | Judged::Ours(outcome) => return Ok(outcome),
+            };
+            let reasons = match self.transact(items).await? {
                 Transacted::Committed => {
-                    return Ok(CheckOutcome::Verified { reassigned: reassign });
+                    return Ok(match next {
+                        Judged::Right => CheckOutcome::Verified { reassigned: reassign },
+                        last => {
+                            CheckOutcome::WrongCode { locked: matches!(last, Judged::LastWrong) }
+                        }
+                    });
                 }
                 Transacted::Cancelled(reasons) => reasons,
             };
+            // The challenge first: a retry of our own applied write trips the failure cap
+            // on its own increment, and must still be recognised as ours.
+            let judged = if failed(&reasons[0]) {
+                Some(Self::judge(&check, reasons[0].item())?)
+            } else {
+                None
+            };
+            if let Some(Judged::Ours(outcome)) = judged {
+                return Ok(outcome);
+            }
             if let Some(failures) = too_many(&reasons, failures_index) {
                 return Ok(CheckOutcome::TooManyFailures { retry_at: failures.resets_at });
             }
-            let challenge_reason = &reasons[0];
-            if !failed(challenge_reason) {
+            match judged {
+                Some(judged) => next = judged,
                 // Only the owner condition failed: the phone changes hands, or stops doing so.
-                reassign = !reassign;
-                continue;
+                None if matches!(next, Judged::Right) => reassign = !reassign,
+                None => return Err(StoreError::new("a condition failed on no item of the check")),
             }
-            let Some(stored) = challenge_reason.item() else {
-                return Ok(CheckOutcome::Refused(AttemptRefusal::NoChallenge));
-            };
-            let challenge = parse_challenge(check.phone_key, check.subject_key, stored)?;
-            if challenge.used && optional_text(stored, "used_by") == Some(check.attempt_id) {
-                // Our own write, applied before its answer was lost.
-                return Ok(CheckOutcome::Verified { reassigned: false });
-            }
-            if let Some(refusal) = challenge.refusal(check.now, check.max_attempts) {
-                return Ok(CheckOutcome::Refused(refusal));
-            }
-            // An open challenge whose digest differs: the code is wrong.
-            let reasons = match self.transact(self.failure_items(&check, &challenge.id)?).await? {
-                Transacted::Committed => {
-                    return Ok(CheckOutcome::WrongCode { attempts: challenge.attempts + 1 });
-                }
-                Transacted::Cancelled(reasons) => reasons,
-            };
-            if let Some(failures) = too_many(&reasons, 1) {
-                return Ok(CheckOutcome::TooManyFailures { retry_at: failures.resets_at });
-            }
-            let Some(stored) = reasons[0].item() else {
-                return Ok(CheckOutcome::Refused(AttemptRefusal::NoChallenge));
-            };
-            let now_stored = parse_challenge(check.phone_key, check.subject_key, stored)?;
-            if string_set(stored, "attempt_ids").contains(&check.attempt_id) {
-                return Ok(CheckOutcome::WrongCode { attempts: now_stored.attempts });
-            }
-            if now_stored.id == challenge.id
-                && let Some(refusal) = now_stored.refusal(check.now, check.max_attempts)
-            {
-                return Ok(CheckOutcome::Refused(refusal));
-            }
-            // A resend replaced the challenge between the two writes: check the new one.
         }
         Err(StoreError::new("the challenge kept changing during the check"))
     }
+}
+
+/// Where a check stands between its writes.
+enum Judged {
+    /// Nothing tried yet: try the counting write.
+    FirstTry,
+    /// The code is wrong and this attempt is the challenge's last.
+    LastWrong,
+    /// The code is right and the challenge open.
+    Right,
+    /// Decided.
+    Done(CheckOutcome),
+    /// Decided by our own earlier write, applied before its answer was lost.
+    Ours(CheckOutcome),
 }
 
 impl ChallengeStore for DynamoStore {

@@ -155,7 +155,7 @@ impl ChallengeStore for MemoryStore {
             if let Some(failures) = check.failures {
                 counters.entry(failures.key.clone()).or_insert((0, failures.resets_at)).0 += 1;
             }
-            CheckOutcome::WrongCode { attempts: challenge.attempts }
+            CheckOutcome::WrongCode { locked: challenge.attempts >= check.max_attempts }
         };
         stored.checks.push((check.attempt_id.to_owned(), outcome.clone()));
         Ok(outcome)

@@ -333,6 +333,23 @@ async fn a_token_the_same_provider_minted_for_another_project_is_refused() {
 }
 
 #[tokio::test]
+async fn a_jwk_verifies_only_the_algorithm_it_names_and_encryption_keys_are_ignored() {
+    let mut rs256_only = jwk(RSA_PRIVATE, "k1");
+    rs256_only.common.key_algorithm = Some(jsonwebtoken::jwk::KeyAlgorithm::RS256);
+    let mut for_encryption = jwk(ATTACKER_PRIVATE, "k2");
+    for_encryption.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Encryption);
+    let server = JwksServer::start(vec![rs256_only, for_encryption]).await;
+    let api = api(&[("JWT_JWKS_URL", &server.url), ("JWT_ALGORITHMS", "RS256,PS256")]).await;
+    let named = sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE));
+    assert_accepted(&api, &named, "the algorithm the JWK names").await;
+    let ps256 = Header { kid: Some("k1".into()), ..Header::new(Algorithm::PS256) };
+    let ps256 = sign(&ps256, &claims(), &rsa(RSA_PRIVATE));
+    assert_refused(&api, &ps256, "another algorithm of the family, not the JWK's").await;
+    let encryption_key = sign(&rs256(Some("k2")), &claims(), &rsa(ATTACKER_PRIVATE));
+    assert_refused(&api, &encryption_key, "a key published for encryption").await;
+}
+
+#[tokio::test]
 async fn injected_jku_is_never_fetched() {
     let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
     let attacker = JwksServer::start(vec![jwk(ATTACKER_PRIVATE, "k1")]).await;

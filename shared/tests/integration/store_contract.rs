@@ -83,8 +83,8 @@ async fn a_right_code_verifies_once_and_records_the_owner(store: impl ChallengeS
 async fn wrong_codes_count_attempts_until_the_challenge_is_locked(store: impl ChallengeStore) {
     issue(&store, &challenge("c1", "alice"), &[]).await;
     let two = |id| Check { max_attempts: 2, ..check("alice", WRONG, id) };
-    assert_eq!(checked(&store, two("k1")).await, CheckOutcome::WrongCode { attempts: 1 });
-    assert_eq!(checked(&store, two("k2")).await, CheckOutcome::WrongCode { attempts: 2 });
+    assert_eq!(checked(&store, two("k1")).await, CheckOutcome::WrongCode { locked: false });
+    assert_eq!(checked(&store, two("k2")).await, CheckOutcome::WrongCode { locked: true });
     let right = Check { max_attempts: 2, ..check("alice", RIGHT, "k3") };
     assert_eq!(checked(&store, right).await, CheckOutcome::Refused(AttemptRefusal::Locked));
 }
@@ -109,7 +109,7 @@ async fn each_subject_sees_only_its_own_challenge(store: impl ChallengeStore) {
     let probe = checked(&store, check("carol", RIGHT, "k1")).await;
     assert_eq!(probe, CheckOutcome::Refused(AttemptRefusal::NoChallenge));
     let bob = checked(&store, check("bob", RIGHT, "k2")).await;
-    assert_eq!(bob, CheckOutcome::WrongCode { attempts: 1 }, "alice's code is not bob's");
+    assert_eq!(bob, CheckOutcome::WrongCode { locked: false }, "alice's code is not bob's");
     let alice = checked(&store, check("alice", RIGHT, "k3")).await;
     assert_eq!(alice, CheckOutcome::Verified { reassigned: false }, "bob spent nothing of alice's");
 }
@@ -125,7 +125,7 @@ async fn the_cooldown_refuses_the_same_subject_until_it_ends(store: impl Challen
     let old_code = Check { now: NOW + 30, ..check("alice", RIGHT, "k1") };
     assert_eq!(
         checked(&store, old_code).await,
-        CheckOutcome::WrongCode { attempts: 1 },
+        CheckOutcome::WrongCode { locked: false },
         "c3 replaced c1"
     );
     let new_code = Check { now: NOW + 30, ..check("alice", WRONG, "k2") };
@@ -213,11 +213,9 @@ async fn a_full_failure_counter_refuses_every_check_and_touches_nothing(
     issue(&store, &challenge("c1", "alice"), &[]).await;
     let failures = counter(CounterKind::Failures, "alice", 2);
     let with_cap = |digest, id| Check { failures: Some(&failures), ..check("alice", digest, id) };
-    for (id, attempts) in [("k1", 1), ("k2", 2)] {
-        assert_eq!(
-            checked(&store, with_cap(WRONG, id)).await,
-            CheckOutcome::WrongCode { attempts }
-        );
+    for id in ["k1", "k2"] {
+        let wrong = checked(&store, with_cap(WRONG, id)).await;
+        assert_eq!(wrong, CheckOutcome::WrongCode { locked: false });
     }
     let refused = CheckOutcome::TooManyFailures { retry_at: NOW + 3600 };
     assert_eq!(checked(&store, with_cap(WRONG, "k3")).await, refused);
@@ -247,7 +245,7 @@ async fn a_retried_write_counts_once(store: impl ChallengeStore) {
     let failures = counter(CounterKind::Failures, "alice", 10);
     let wrong = Check { failures: Some(&failures), ..check("alice", WRONG, "k1") };
     for _ in 0..2 {
-        assert_eq!(checked(&store, wrong).await, CheckOutcome::WrongCode { attempts: 1 });
+        assert_eq!(checked(&store, wrong).await, CheckOutcome::WrongCode { locked: false });
     }
     let right = check("alice", RIGHT, "k2");
     for _ in 0..2 {
@@ -274,6 +272,64 @@ async fn parallel_checks_never_exceed_the_attempt_budget(store: impl ChallengeSt
         }
     }
     assert_eq!(counted, 5);
+}
+
+async fn parallel_guesses_with_the_right_one_among_them_compare_no_more_than_the_budget(
+    store: impl ChallengeStore,
+) {
+    issue(&store, &challenge("c1", "alice"), &[]).await;
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let digest = if n == 39 { RIGHT } else { WRONG };
+                store.check(check("alice", digest, &format!("k{n}"))).await.unwrap()
+            })
+        })
+        .collect();
+    let mut compared = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            CheckOutcome::WrongCode { .. } | CheckOutcome::Verified { .. } => compared += 1,
+            refused => assert_eq!(refused, CheckOutcome::Refused(AttemptRefusal::Locked)),
+        }
+    }
+    assert_eq!(compared, 5, "every comparison was counted: at most the budget");
+}
+
+async fn parallel_guesses_across_challenges_never_exceed_the_failure_cap(
+    store: impl ChallengeStore,
+) {
+    for n in 0..3 {
+        let mut next = challenge(&format!("c{n}"), "alice");
+        next.phone_key = format!("phone-{n}");
+        issue(&store, &next, &[]).await;
+    }
+    let tasks: Vec<_> = (0..30)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (phone, id) = (format!("phone-{}", n % 3), format!("k{n}"));
+                let failures = counter(CounterKind::Failures, "alice", 4);
+                let guess = Check {
+                    phone_key: &phone,
+                    failures: Some(&failures),
+                    ..check("alice", WRONG, &id)
+                };
+                store.check(guess).await.unwrap()
+            })
+        })
+        .collect();
+    let mut counted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            CheckOutcome::WrongCode { .. } => counted += 1,
+            refused => {
+                assert!(matches!(refused, CheckOutcome::TooManyFailures { .. }), "{refused:?}")
+            }
+        }
+    }
+    assert_eq!(counted, 4);
 }
 
 async fn parallel_sends_never_exceed_a_counter(store: impl ChallengeStore) {
@@ -357,6 +413,8 @@ contract![
     a_full_failure_counter_refuses_every_check_and_touches_nothing,
     a_retried_write_counts_once,
     parallel_checks_never_exceed_the_attempt_budget,
+    parallel_guesses_with_the_right_one_among_them_compare_no_more_than_the_budget,
+    parallel_guesses_across_challenges_never_exceed_the_failure_cap,
     parallel_sends_never_exceed_a_counter,
     parallel_right_codes_verify_once,
 ];

@@ -217,19 +217,28 @@ async fn a_check_applied_before_its_answer_was_lost_is_recognised() {
     let outcome = store(&[&verified]).check(check(&[7; 32])).await.unwrap();
     assert_eq!(outcome, CheckOutcome::Verified { reassigned: false });
 
-    // A wrong code: the consuming write fails on the digest, the counting write was applied
-    // and its retry finds this check's id already recorded.
-    let open = stored("c1", 1, false);
-    let mut counted = stored("c1", 1, false);
-    counted.push(("attempt_ids", AttributeValue::Ss(vec!["k1".into()])));
+    // A wrong code: the counting write was applied (answer lost, 500 to the SDK), and its
+    // retry finds this check's id already recorded: counted once.
+    let mut counted = stored("c1", 2, false);
+    counted.push(("attempt_ids", AttributeValue::Ss(vec!["k0".into(), "k1".into()])));
     let wrong = mock!(Client::transact_write_items)
         .sequence()
-        .error(move || cancelled(vec![reason("ConditionalCheckFailed", Some(open.clone()))]))
+        .http_status(500, None)
         .error(move || cancelled(vec![reason("ConditionalCheckFailed", Some(counted.clone()))]))
         .build();
     let outcome = store(&[&wrong]).check(check(&[8; 32])).await.unwrap();
-    assert_eq!(outcome, CheckOutcome::WrongCode { attempts: 1 });
+    assert_eq!(outcome, CheckOutcome::WrongCode { locked: false });
     assert_eq!(wrong.num_calls(), 2);
+
+    // The same on a reassignment: the flag comes back from the challenge.
+    let mut reassigned = stored("c1", 1, true);
+    reassigned.push(("used_by", AttributeValue::S("k1".into())));
+    reassigned.push(("reassigned", AttributeValue::Bool(true)));
+    let lost = mock!(Client::transact_write_items).then_error(move || {
+        cancelled(vec![reason("ConditionalCheckFailed", Some(reassigned.clone()))])
+    });
+    let outcome = store(&[&lost]).check(check(&[7; 32])).await.unwrap();
+    assert_eq!(outcome, CheckOutcome::Verified { reassigned: true });
 
     // Someone else's use is not ours.
     let mut used_by_other = stored("c1", 1, true);

@@ -78,6 +78,13 @@ async fn events_register_verify_and_resend_with_their_request_counts() {
 
     let sms = sent_sms("+919876543219").await;
     let code = code_in(sms.last().unwrap(), 6);
+    let wrong = json!({
+        "phone_number": "9876543219", "countryCode": "+91",
+        "authCode": resent["authCode"], "otp": otp_testkit::wrong(&code)
+    });
+    let (status, _) = call_json(&api, Endpoint::Verify, events::verify().body(wrong)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(sorted(&log), ops(&["DynamoDB:TransactWriteItems"]), "a wrong code: one write");
     let body = json!({
         "phone_number": "9876543219", "countryCode": "+91",
         "authCode": resent["authCode"], "otp": code
@@ -87,7 +94,12 @@ async fn events_register_verify_and_resend_with_their_request_counts() {
         (status, verified),
         (StatusCode::OK, json!({"message": "Phone number verified successfully"}))
     );
-    assert_eq!(sorted(&log), ops(&["DynamoDB:TransactWriteItems"]), "one write verifies");
+    let two_writes = ops(&["DynamoDB:TransactWriteItems", "DynamoDB:TransactWriteItems"]);
+    assert_eq!(
+        sorted(&log),
+        two_writes,
+        "a right code: the counting write, cancelled, then the consuming one"
+    );
 
     let (_, again) = call_json(&api, Endpoint::Register, events::register()).await;
     assert_eq!(again["isNewUser"], json!(false), "the verified record outlives the code");
