@@ -6,7 +6,7 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint test-rust test-template test-contract build emulator fuzz
+.PHONY: run test lint test-rust test-template test-contract build emulator fuzz fault-matrix
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
@@ -17,9 +17,12 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-# Every Rust test; the AWS adapter tests talk to moto's server, started for them.
+# Every Rust test; the AWS adapter tests talk to moto's server, started for them. The fault
+# matrix runs on its own afterwards: its held calls and timeouts must not compete with the
+# other tests for the CPU, nor theirs with it.
 test-rust: $(TOOLS)
-	scripts/with-moto.sh cargo test --workspace --all-features
+	scripts/with-moto.sh sh -c 'cargo test --workspace --all-features -- --skip fault_matrix:: && \
+	  cargo test -p otp-shared --all-features --test integration fault_matrix::'
 
 # schemathesis against otp-local with openapi.yaml (no 5xx, every response as specified), then
 # the verification tokens checked with PyJWT.
@@ -52,3 +55,7 @@ $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+# Rewrites the README's fault matrix from what the fault test observes.
+fault-matrix: $(TOOLS)
+	FAULT_MATRIX_WRITE=1 scripts/with-moto.sh cargo test -p otp-shared --all-features --test integration fault_matrix::

@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -33,9 +33,14 @@ pub fn endpoint() -> String {
 
 /// SDK configuration pointing at the emulator, with test credentials.
 pub async fn sdk() -> SdkConfig {
+    sdk_at(&endpoint()).await
+}
+
+/// SDK configuration pointing at `endpoint`, with test credentials.
+async fn sdk_at(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
         .load()
         .await
@@ -43,8 +48,13 @@ pub async fn sdk() -> SdkConfig {
 
 /// The bodies of the SMS the emulator has accepted for `phone`, oldest first.
 pub async fn sent_sms(phone: &str) -> Vec<String> {
+    sent_sms_at(&endpoint(), phone).await
+}
+
+/// The bodies of the SMS the emulator at `endpoint` has accepted for `phone`.
+async fn sent_sms_at(endpoint: &str, phone: &str) -> Vec<String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let uri = format!("{}/moto-api/data.json", endpoint()).parse().unwrap();
+    let uri = format!("{endpoint}/moto-api/data.json").parse().unwrap();
     let response = client.get(uri).await.expect("moto answers");
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let data: Value = serde_json::from_slice(&bytes).unwrap();
@@ -128,5 +138,96 @@ impl Intercept for RequestLog {
         let metadata = cfg.load::<Metadata>().ok_or("no operation metadata")?;
         self.0.lock().unwrap().push(format!("{}:{}", metadata.service(), metadata.name()));
         Ok(())
+    }
+}
+
+/// The fault-injecting proxy (`scripts/fault_proxy.py`) in front of an emulator of its
+/// own, from `FAULT_PROXY_ENDPOINT` and `FAULT_PROXY_UPSTREAM`: point an SDK at
+/// [`FaultProxy::sdk`], tell the proxy which calls to fail, and look behind it with
+/// [`FaultProxy::direct_sdk`] and [`FaultProxy::sent_sms`].
+#[derive(Debug, Clone)]
+pub struct FaultProxy {
+    endpoint: String,
+    upstream: String,
+}
+
+impl FaultProxy {
+    /// The proxy `make test` started.
+    pub fn from_env() -> Self {
+        let variable = |name: &str| {
+            std::env::var(name)
+                .unwrap_or_else(|_| panic!("{name} is not set: run these tests with `make test`"))
+        };
+        Self {
+            endpoint: variable("FAULT_PROXY_ENDPOINT"),
+            upstream: variable("FAULT_PROXY_UPSTREAM"),
+        }
+    }
+
+    /// SDK configuration straight to the emulator behind the proxy, for making tables and
+    /// reading what the calls left.
+    pub async fn direct_sdk(&self) -> SdkConfig {
+        sdk_at(&self.upstream).await
+    }
+
+    /// The SMS the emulator behind the proxy accepted for `phone`.
+    pub async fn sent_sms(&self, phone: &str) -> Vec<String> {
+        sent_sms_at(&self.upstream, phone).await
+    }
+
+    /// The URL to give the SDK as its endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// SDK configuration pointing at the proxy, with test credentials.
+    pub async fn sdk(&self) -> SdkConfig {
+        sdk_at(&self.endpoint).await
+    }
+
+    /// From now on, calls to `operation` (such as `DynamoDB:TransactWriteItems` or
+    /// `SNS:Publish`) get `fault`: every one, or the first `count`; `delay_seconds` for the
+    /// `delay` fault.
+    pub async fn fail(
+        &self,
+        operation: &str,
+        fault: &str,
+        delay_seconds: Option<f64>,
+        count: Option<u32>,
+    ) {
+        let rule = serde_json::json!({
+            "operation": operation, "fault": fault, "share": 1.0,
+            "delay_seconds": delay_seconds, "count": count,
+        });
+        let answer = self.control("POST", "faults", rule.to_string()).await;
+        assert_eq!(answer["ok"], true, "the proxy took the rule: {answer}");
+    }
+
+    /// No call fails any more.
+    pub async fn clear(&self) {
+        self.control("DELETE", "faults", String::new()).await;
+    }
+
+    /// The calls received per operation since the last [`FaultProxy::reset_counts`].
+    pub async fn requests(&self) -> Value {
+        self.control("GET", "requests", String::new()).await
+    }
+
+    /// Starts the counts afresh.
+    pub async fn reset_counts(&self) {
+        self.control("DELETE", "requests", String::new()).await;
+    }
+
+    async fn control(&self, method: &str, path: &str, body: String) -> Value {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}/_proxy/{path}", self.endpoint))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let response = client.request(request).await.expect("the fault proxy answers");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     }
 }

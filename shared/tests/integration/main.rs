@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod documented_defaults;
+mod fault_matrix;
 mod http;
 mod jwt;
 mod moto;
