@@ -7,10 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
@@ -99,8 +101,10 @@ pub fn init_local() {
 }
 
 /// Writes a CloudWatch Embedded Metric Format line for every lifecycle event (a log event
-/// whose `event` field starts with `otp.`): a `Count` of 1 with the dimension `Event`, so a
-/// dashboard or an alarm on, say, `otp.sms_failed` needs no code.
+/// whose `event` field starts with `otp.`): a `Count` of 1 with the dimension `Event`; with
+/// `Event` and `Country` too when the event's span names the phone's country (an ISO region,
+/// so conversion per country can be graphed), and with `Event` and `Rule` when the event
+/// names the rule that refused it. An alarm or a dashboard needs no code.
 pub struct EmfLayer<W> {
     namespace: String,
     writer: W,
@@ -113,48 +117,85 @@ impl<W> EmfLayer<W> {
     }
 }
 
+/// The dimensions a metric line may carry.
+pub const METRIC_DIMENSIONS: [&str; 3] = ["Event", "Country", "Rule"];
+
+/// A span's `country` field, kept for the metric lines of the events inside it.
+struct SpanCountry(String);
+
 impl<S, W> Layer<S> for EmfLayer<W>
 where
-    S: Subscriber,
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
     W: for<'writer> MakeWriter<'writer> + 'static,
 {
-    fn on_event(&self, event: &Event<'_>, _context: Context<'_, S>) {
-        let mut name = EventName(None);
-        event.record(&mut name);
-        let Some(name) = name.0.filter(|name| name.starts_with("otp.")) else {
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: Context<'_, S>) {
+        let mut fields = Fields::default();
+        attributes.record(&mut fields);
+        if let (Some(country), Some(span)) = (fields.country, context.span(id)) {
+            span.extensions_mut().insert(SpanCountry(country));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let Some(name) = fields.event.filter(|name| name.starts_with("otp.")) else {
             return;
         };
+        let country = context.event_scope(event).and_then(|scope| {
+            scope.from_root().find_map(|span| {
+                span.extensions().get::<SpanCountry>().map(|country| country.0.clone())
+            })
+        });
+        let mut dimensions = vec![json!(["Event"])];
+        let mut line = serde_json::Map::new();
+        line.insert("Event".into(), json!(name));
+        line.insert("Count".into(), json!(1));
+        if let Some(country) = country {
+            dimensions.push(json!(["Event", "Country"]));
+            line.insert("Country".into(), json!(country));
+        }
+        if let Some(rule) = fields.rule {
+            dimensions.push(json!(["Event", "Rule"]));
+            line.insert("Rule".into(), json!(rule));
+        }
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let line = json!({
-            "_aws": {
+        line.insert(
+            "_aws".into(),
+            json!({
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
-                    "Dimensions": [["Event"]],
+                    "Dimensions": dimensions,
                     "Metrics": [{"Name": "Count", "Unit": "Count"}],
                 }],
-            },
-            "Event": name,
-            "Count": 1,
-        });
+            }),
+        );
         // A metric line that cannot be written must not fail the request.
-        let _ = writeln!(self.writer.make_writer(), "{line}");
+        let _ = writeln!(self.writer.make_writer(), "{}", serde_json::Value::Object(line));
     }
 }
 
-/// The `event` field of a log event.
-struct EventName(Option<String>);
+/// The fields of an event or span the metric lines use.
+#[derive(Default)]
+struct Fields {
+    event: Option<String>,
+    rule: Option<String>,
+    country: Option<String>,
+}
 
-impl Visit for EventName {
+impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "event" {
-            self.0 = Some(value.to_owned());
-        }
+        let slot = match field.name() {
+            "event" => &mut self.event,
+            "rule" => &mut self.rule,
+            "country" => &mut self.country,
+            _ => return,
+        };
+        *slot = Some(value.to_owned());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "event" {
-            self.0 = Some(format!("{value:?}"));
-        }
+        self.record_str(field, format!("{value:?}").trim_matches('"'));
     }
 }

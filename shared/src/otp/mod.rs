@@ -187,7 +187,7 @@ where
         let span = self.audit_span(request.phone, &subject_key);
         async {
             if let Some(refusal) = self.policy.destination_refusal(request.phone) {
-                tracing::info!(target: AUDIT, event = "otp.refused", reason = ?refusal);
+                tracing::info!(target: AUDIT, event = "otp.refused", rule = refusal.rule());
                 return Err(refusal.into());
             }
             let test_code = self.policy.test_code(request.phone);
@@ -284,13 +284,19 @@ where
 
     fn rate_limited(&self, refusal: &SendRefusal, now: EpochSeconds) -> OtpError {
         let retry_after_seconds = refusal.retry_at.saturating_sub(now).max(1);
-        let limits: Vec<&str> = refusal.full.iter().map(|kind| kind.name()).collect();
+        let full: Vec<&str> = refusal.full.iter().map(|kind| kind.rule()).collect();
+        let rule = match (refusal.cooldown, full.first()) {
+            (true, _) => "cooldown",
+            (false, Some(first)) => first,
+            (false, None) => "owner_changed",
+        };
         tracing::info!(
             target: AUDIT,
             event = "otp.rate_limited",
+            rule,
             retry_after_seconds,
             cooldown = refusal.cooldown,
-            limits = ?limits,
+            full = ?full,
         );
         OtpError::RateLimited { retry_after_seconds }
     }
@@ -394,8 +400,8 @@ where
                     tracing::info!(
                         target: AUDIT,
                         event = "otp.rate_limited",
+                        rule = CounterKind::Failures.rule(),
                         retry_after_seconds,
-                        limits = ?[CounterKind::Failures.name()],
                     );
                     Err(OtpError::TooManyFailures { retry_after_seconds })
                 }

@@ -76,6 +76,16 @@ pub enum DestinationRefusal {
     UnsupportedNumberType,
 }
 
+impl DestinationRefusal {
+    /// The rule, as refusals name it in logs and metrics.
+    pub const fn rule(self) -> &'static str {
+        match self {
+            Self::CountryNotAllowed => "country_not_allowed",
+            Self::UnsupportedNumberType => "number_type",
+        }
+    }
+}
+
 impl Policy {
     /// The default policy with every send and failure limit off: for fuzzing, and for tests
     /// about verification rather than limits.

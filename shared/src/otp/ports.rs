@@ -153,7 +153,17 @@ pub enum CounterKind {
 }
 
 impl CounterKind {
-    /// The name in stored keys and logs.
+    /// The rule a full counter of this kind is, as refusals name it in logs and metrics.
+    pub const fn rule(self) -> &'static str {
+        match self {
+            Self::Phone => "phone_hour",
+            Self::Subject => "subject_hour",
+            Self::Ip => "ip_hour",
+            Self::Failures => "failures_day",
+        }
+    }
+
+    /// The name in stored keys.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Phone => "phone",

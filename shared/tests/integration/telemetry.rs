@@ -87,11 +87,17 @@ async fn each_lifecycle_event_is_one_metric_line() {
     for metric in &metrics {
         let directive = &metric["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "OtpTest");
-        assert_eq!(directive["Dimensions"][0][0], "Event");
+        assert_eq!(directive["Dimensions"][0], json!(["Event"]));
+        assert_eq!(directive["Dimensions"][1], json!(["Event", "Country"]), "{metric}");
+        assert_eq!(metric["Country"], "IN", "the phone's country, from the audit span");
         assert_eq!(directive["Metrics"][0]["Name"], "Count");
         assert_eq!(metric["Count"], 1);
         assert!(metric["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
     }
+    let limited = &metrics[1];
+    assert_eq!(limited["Rule"], "cooldown");
+    assert_eq!(limited["_aws"]["CloudWatchMetrics"][0]["Dimensions"][2], json!(["Event", "Rule"]));
+    assert!(metrics[0].get("Rule").is_none(), "a send names no rule");
 }
 
 /// What a function writes at `level` (as `AWS_LAMBDA_LOG_LEVEL` names it) while serving a
