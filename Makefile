@@ -6,12 +6,12 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint test-rust test-template test-contract build emulator fuzz fault-matrix
+.PHONY: run test lint test-rust test-template test-contract test-scripts test-load build emulator fuzz fault-matrix load
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
 
-test: lint test-rust test-template test-contract
+test: lint test-rust test-template test-contract test-scripts test-load
 
 lint:
 	cargo fmt --all --check
@@ -28,6 +28,26 @@ test-rust: $(TOOLS)
 # the verification tokens checked with PyJWT.
 test-contract: $(TOOLS)
 	scripts/contract.sh
+
+# The test tools' own tests: the fault proxy against botocore, the Lambda Runtime API
+# emulator against a stand-in function.
+test-scripts: $(TOOLS)
+	$(VENV)/bin/python scripts/test_fault_proxy.py
+	$(VENV)/bin/python scripts/test_lambda_runtime.py
+
+# A small load run of the real function binaries (debug build), so `make load` cannot rot.
+test-load: $(TOOLS)
+	cargo build -q -p otp-register -p otp-verify
+	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/load.py --target-dir target/debug --moto "$$MOTO_ENDPOINT" --processes 2 --users 20'
+
+# The load run: LOAD_PROCESSES instances of register and of verify (release build) under
+# the Runtime API emulator, against moto, with hostile traffic; fails on any 5xx or any
+# limit that did not hold exactly. Prints throughput and p50/p99 per endpoint.
+LOAD_PROCESSES ?= 8
+LOAD_USERS ?= 200
+load: $(TOOLS)
+	cargo build -q --release -p otp-register -p otp-verify
+	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/load.py --target-dir target/release --moto "$$MOTO_ENDPOINT" --processes $(LOAD_PROCESSES) --users $(LOAD_USERS)'
 
 test-template: $(TOOLS)
 	$(VENV)/bin/cfn-lint template.yaml
