@@ -6,12 +6,12 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint test-rust test-template test-contract test-scripts test-load build emulator fuzz fault-matrix load
+.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-load build emulator fuzz fault-matrix load
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
 
-test: lint test-rust test-template test-contract test-scripts test-load
+test: lint deny test-rust test-template test-contract test-scripts test-load
 
 lint:
 	cargo fmt --all --check
@@ -48,6 +48,19 @@ LOAD_USERS ?= 200
 load: $(TOOLS)
 	cargo build -q --release -p otp-register -p otp-verify
 	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/load.py --target-dir target/release --moto "$$MOTO_ENDPOINT" --processes $(LOAD_PROCESSES) --users $(LOAD_USERS)'
+
+# Supply chain: licenses, banned and duplicate crates (duplicates warn), sources
+# (crates.io only); see deny.toml. `make audit` adds the RustSec advisories.
+DENY := .tools/bin/cargo-deny
+DENY_VERSION := 0.20.2
+deny: $(DENY)
+	$(DENY) check licenses bans sources
+
+audit: $(DENY)
+	scripts/audit.sh $(DENY)
+
+$(DENY):
+	cargo install --quiet --locked --root .tools cargo-deny@$(DENY_VERSION)
 
 test-template: $(TOOLS)
 	$(VENV)/bin/cfn-lint template.yaml

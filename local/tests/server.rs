@@ -286,6 +286,66 @@ async fn the_openapi_document_is_served() {
     assert_eq!(body, include_str!("../../openapi.yaml").as_bytes());
 }
 
+#[tokio::test]
+async fn the_inbox_holds_the_localized_autofill_ready_text_with_its_locale_and_segments() {
+    let server = Server::start(
+        "sms",
+        &[
+            ("OTP_RESEND_COOLDOWN_SECONDS", "0"),
+            ("SMS_APP_NAME", "Acme"),
+            ("SMS_WEBOTP_DOMAIN", "app.example.com"),
+            ("SMS_ANDROID_APP_HASH", "FA+9qCX9VSu"),
+            ("SMS_DEFAULT_LOCALES", "BR:pt"),
+            ("SMS_LOCALES", "en,es,pt"),
+        ],
+    );
+    let token = server.token("alice");
+    let spanish = json!({"phone_number": "9876543219", "countryCode": "+91", "locale": "es-MX"});
+    assert_eq!(server.post(REGISTER, &token, spanish).await.status, 200);
+    let brazil = json!({"phone_number": "11987654321", "countryCode": "BR"});
+    assert_eq!(server.post(REGISTER, &token, brazil).await.status, 200);
+    let unknown = json!({"phone_number": "4155550142", "countryCode": "US", "locale": "xx"});
+    assert_eq!(server.post(RESEND, &token, unknown).await.status, 200);
+
+    let inbox = server.inbox().await;
+    let locales: Vec<_> = inbox.iter().map(|sms| sms["locale"].as_str().unwrap()).collect();
+    assert_eq!(locales, ["es", "pt", "en"], "asked for, country default, fallback");
+    for sms in &inbox {
+        let text = sms["body"].as_str().unwrap();
+        let code = &text[..6];
+        assert!(code.bytes().all(|b| b.is_ascii_digit()), "code first: {text}");
+        assert!(text.contains("Acme"), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[lines.len() - 3..],
+            ["FA+9qCX9VSu", "", &format!("@app.example.com #{code}")]
+        );
+        assert_eq!(sms["segments"], 1);
+    }
+    assert!(inbox[0]["body"].as_str().unwrap().contains("codigo de verificacion de Acme"));
+
+    let bad =
+        server.post(REGISTER, &token, json!({"phone_number": "9876543219", "locale": 7})).await;
+    assert_eq!((bad.status, bad.body["code"].as_str()), (400, Some("INVALID_REQUEST")));
+}
+
+#[test]
+fn a_message_that_would_take_two_segments_stops_the_start_naming_its_locale() {
+    let output = Command::new(BIN)
+        .args(["--port", "0"])
+        .env("OTP_LOCAL_STATE_DIR", std::env::temp_dir().join("otp-local-two-segments"))
+        .env("SMS_WEBOTP_DOMAIN", "app.example.com")
+        .env("SMS_LOCALES", "hi")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the hi message") && stderr.contains("SMS_ALLOW_MULTIPART"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn configuration_errors_name_the_variable() {
     let output = Command::new(BIN)

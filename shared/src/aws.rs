@@ -23,12 +23,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::config::{ConfigError, Settings, optional, required};
+use crate::config::{ConfigError, Settings, optional, optional_parse, required};
 use crate::http::Api;
 use crate::jwt::JwtVerifier;
 use crate::otp::OtpService;
 use crate::secrets;
 use crate::sms::SnsSender;
+use crate::sms::senders::{Sender, Senders};
 use crate::store::DynamoStore;
 use crate::system::{OsRandom, SystemClock};
 
@@ -53,16 +54,32 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(12);
 pub struct AwsSettings {
     /// The DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
-    /// Alphanumeric sender ID for SMS (`SMS_SENDER_ID`), where the country supports one.
-    pub sms_sender_id: Option<String>,
+    /// Who SMS are sent as, per destination country (`SMS_SENDER_ID`, `SMS_SENDERS`, ...).
+    pub senders: Senders,
 }
 
 impl AwsSettings {
     /// Reads the adapters' settings through `lookup`.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut global = Sender::default();
+        let variables = [
+            ("SMS_ORIGINATION_NUMBER", "origination_number"),
+            ("SMS_SENDER_ID", "sender_id"),
+            ("SMS_MAX_PRICE_USD", "max_price_usd"),
+            ("SMS_DLT_ENTITY_ID", "dlt_entity_id"),
+            ("SMS_DLT_TEMPLATE_ID", "dlt_template_id"),
+        ];
+        for (name, field) in variables {
+            if let Some(value) = optional(lookup, name) {
+                global
+                    .set(field, &value)
+                    .map_err(|error| ConfigError::Invalid { name, reason: error.to_string() })?;
+            }
+        }
+        let by_country = optional_parse(lookup, "SMS_SENDERS")?.unwrap_or_default();
         Ok(Self {
             table_name: required(lookup, "TABLE_NAME")?,
-            sms_sender_id: optional(lookup, "SMS_SENDER_ID"),
+            senders: Senders::new(global, by_country),
         })
     }
 }
@@ -119,7 +136,7 @@ pub async fn api(
     sns: aws_sdk_sns::Client,
 ) -> Result<AwsApi, ConfigError> {
     let store = DynamoStore::new(dynamodb, aws.table_name).with_call_budget(STORE_CALL_BUDGET);
-    let sms = SnsSender::new(sns, aws.sms_sender_id);
+    let sms = SnsSender::new(sns, aws.senders);
     let otp =
         OtpService::new(store, sms, SystemClock, OsRandom, settings.policy, settings.hash_key)
             .with_verification_tokens(settings.verification_tokens);

@@ -8,7 +8,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::jwt::{Algorithms, JwtKeys, JwtSettings, parse_public_key};
-use crate::otp::{DEFAULT_MESSAGE_TEMPLATE, Policy};
+use crate::otp::Policy;
+use crate::otp::message::{CountryLocales, MessageError, Messages, Templates};
 use crate::secret::{HashKey, MIN_KEY_BYTES};
 use crate::verification_token::VerificationTokens;
 
@@ -39,7 +40,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "50"),
     ("OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY", "20"),
     ("OTP_BLOCKED_NUMBER_TYPES", "fixed_line,premium_rate,shared_cost"),
-    ("SMS_MESSAGE_TEMPLATE", DEFAULT_MESSAGE_TEMPLATE),
+    ("SMS_ALLOW_MULTIPART", "false"),
     ("VERIFICATION_TOKEN_TTL_SECONDS", "300"),
 ];
 
@@ -150,12 +151,9 @@ impl Policy {
     /// Reads the policy through `lookup`, defaulting what is unset.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let template =
-            optional(lookup, "SMS_MESSAGE_TEMPLATE").unwrap_or(defaults.message_template);
-        if !template.contains("{code}") {
-            return Err(ConfigError::invalid("SMS_MESSAGE_TEMPLATE", "must contain {code}"));
-        }
         let code_length = parse_in(lookup, "OTP_LENGTH", 4..=10, defaults.code_length)?;
+        let code_ttl_seconds =
+            parse_in(lookup, "OTP_TTL_SECONDS", 1..=86_400, defaults.code_ttl_seconds)?;
         let test_numbers = parse_or(lookup, "OTP_TEST_NUMBERS", defaults.test_numbers)?;
         test_numbers
             .check_code_length(code_length)
@@ -168,12 +166,7 @@ impl Policy {
                 4..=10,
                 defaults.auth_code_length,
             )?,
-            code_ttl_seconds: parse_in(
-                lookup,
-                "OTP_TTL_SECONDS",
-                1..=86_400,
-                defaults.code_ttl_seconds,
-            )?,
+            code_ttl_seconds,
             max_attempts: parse_in(
                 lookup,
                 "OTP_MAX_ATTEMPTS",
@@ -206,7 +199,7 @@ impl Policy {
                 "OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY",
                 defaults.max_failed_verifications_per_subject_per_day,
             )?,
-            message_template: template,
+            messages: messages(lookup, code_length, code_ttl_seconds)?,
             allowed_countries: optional_parse(lookup, "OTP_ALLOWED_COUNTRIES")?,
             blocked_number_types: parse_or(
                 lookup,
@@ -215,6 +208,99 @@ impl Policy {
             )?,
             test_numbers,
         })
+    }
+}
+
+/// The SMS texts: built-in and configured templates, languages, app name and autofill
+/// lines; each locale's message must fit one segment unless `SMS_ALLOW_MULTIPART`.
+fn messages(
+    lookup: &impl Fn(&str) -> Option<String>,
+    code_length: usize,
+    code_ttl_seconds: u64,
+) -> Result<Messages, ConfigError> {
+    let mut templates: Templates = parse_or(lookup, "SMS_MESSAGE_TEMPLATES", Templates::default())?;
+    if let Some(english) = optional(lookup, "SMS_MESSAGE_TEMPLATE") {
+        templates = templates
+            .with_fallback("en", &english)
+            .map_err(|error| ConfigError::invalid("SMS_MESSAGE_TEMPLATE", error))?;
+    }
+    let locales = optional(lookup, "SMS_LOCALES").map(|list| {
+        list.split(',')
+            .map(|tag| tag.trim().to_owned())
+            .filter(|tag| !tag.is_empty())
+            .collect::<Vec<_>>()
+    });
+    let messages = Messages::default()
+        .with_templates(&templates, locales.as_deref())
+        .map_err(|error| ConfigError::invalid("SMS_LOCALES", error))?
+        .with_details(
+            parse_or(lookup, "SMS_DEFAULT_LOCALES", CountryLocales::default())?,
+            optional_parse::<AppName>(lookup, "SMS_APP_NAME")?.map(|name| name.0),
+            optional_parse::<WebOtpDomain>(lookup, "SMS_WEBOTP_DOMAIN")?.map(|domain| domain.0),
+            optional_parse::<AndroidAppHash>(lookup, "SMS_ANDROID_APP_HASH")?.map(|hash| hash.0),
+        );
+    if !parse_or(lookup, "SMS_ALLOW_MULTIPART", false)? {
+        let minutes = code_ttl_seconds.div_ceil(60);
+        if let Err(error @ MessageError::TooLong { .. }) =
+            messages.check_single_segment(code_length, minutes)
+        {
+            let overridden =
+                matches!(&error, MessageError::TooLong { locale, .. } if templates.has(locale));
+            let name = if overridden { "SMS_MESSAGE_TEMPLATES" } else { "SMS_LOCALES" };
+            return Err(ConfigError::invalid(name, error));
+        }
+    }
+    Ok(messages)
+}
+
+/// The app's name in messages (`SMS_APP_NAME`): 1 to 30 characters, no braces.
+struct AppName(String);
+
+impl FromStr for AppName {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let name = name.trim();
+        let fine = (1..=30).contains(&name.chars().count()) && !name.contains(['{', '}', '\n']);
+        fine.then(|| Self(name.to_owned()))
+            .ok_or_else(|| "must be 1 to 30 characters, without braces or line breaks".into())
+    }
+}
+
+/// The web origin's host the WebOTP line names (`SMS_WEBOTP_DOMAIN`), as `app.example.com`.
+struct WebOtpDomain(String);
+
+impl FromStr for WebOtpDomain {
+    type Err = String;
+
+    fn from_str(domain: &str) -> Result<Self, Self::Err> {
+        let domain = domain.trim().to_ascii_lowercase();
+        let label = |label: &str| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
+        let fine = domain.len() <= 253 && domain.contains('.') && domain.split('.').all(label);
+        fine.then_some(Self(domain)).ok_or_else(|| {
+            "must be a host name such as app.example.com, without scheme, port or path".into()
+        })
+    }
+}
+
+/// The 11-character hash Android's SMS Retriever API matches the app by
+/// (`SMS_ANDROID_APP_HASH`).
+struct AndroidAppHash(String);
+
+impl FromStr for AndroidAppHash {
+    type Err = String;
+
+    fn from_str(hash: &str) -> Result<Self, Self::Err> {
+        let hash = hash.trim();
+        let fine = hash.len() == 11
+            && hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+        fine.then(|| Self(hash.to_owned()))
+            .ok_or_else(|| "must be exactly 11 characters of the base64 alphabet".into())
     }
 }
 
@@ -370,7 +456,7 @@ mod tests {
     use jsonwebtoken::Algorithm;
 
     use super::*;
-    use crate::phone::NumberType;
+    use crate::phone::{NumberType, PhoneNumber};
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> =
@@ -415,6 +501,13 @@ mod tests {
             ("OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR", "2"),
             ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
             ("SMS_MESSAGE_TEMPLATE", "{code} ({minutes} min)"),
+            ("SMS_MESSAGE_TEMPLATES", "sw={code} ni msimbo wako"),
+            ("SMS_LOCALES", "en,sw,hi"),
+            ("SMS_DEFAULT_LOCALES", "KE:sw"),
+            ("SMS_APP_NAME", "Acme"),
+            ("SMS_WEBOTP_DOMAIN", "App.Example.com"),
+            ("SMS_ANDROID_APP_HASH", "FA+9qCX9VSu"),
+            ("SMS_ALLOW_MULTIPART", "true"),
             ("OTP_ALLOWED_COUNTRIES", "IN,US"),
             ("OTP_BLOCKED_NUMBER_TYPES", "premium_rate, VOIP"),
             ("OTP_TEST_NUMBERS", "+1 201 555 0123=12345678"),
@@ -437,7 +530,13 @@ mod tests {
             ),
             (1, 2, 0)
         );
-        assert_eq!(policy.message("123456"), "123456 (2 min)");
+        let kenya = PhoneNumber::parse("+254712345678", "").unwrap();
+        let sms = policy.message("12345678", &kenya, &[]);
+        assert_eq!(sms.locale, "sw");
+        assert_eq!(sms.text, "12345678 ni msimbo wako\nFA+9qCX9VSu\n\n@app.example.com #12345678");
+        let english = policy.message("12345678", &kenya, &["en".to_owned()]).text;
+        assert!(english.starts_with("12345678 (2 min)\n"), "{english}");
+        assert_eq!(policy.messages.locales().collect::<Vec<_>>(), ["en", "hi", "sw"]);
         assert!(policy.allowed_countries.as_ref().is_some_and(|c| c.contains("US")));
         assert!(policy.blocked_number_types.contains(NumberType::Voip));
         assert_eq!(policy.test_numbers.len(), 1);
@@ -466,6 +565,14 @@ mod tests {
             ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "-1"),
             ("OTP_RESEND_COOLDOWN_SECONDS", "18446744073709551615"),
             ("SMS_MESSAGE_TEMPLATE", "no placeholder"),
+            ("SMS_MESSAGE_TEMPLATES", "es=sin codigo"),
+            ("SMS_LOCALES", "en,xx"),
+            ("SMS_DEFAULT_LOCALES", "IN"),
+            ("SMS_APP_NAME", "{app}"),
+            ("SMS_WEBOTP_DOMAIN", "https://app.example.com"),
+            ("SMS_ANDROID_APP_HASH", "short"),
+            ("SMS_ANDROID_APP_HASH", "FA+9qCX9VS!"),
+            ("SMS_ALLOW_MULTIPART", "maybe"),
             ("JWT_SECRET", "short"),
             ("JWT_ALGORITHMS", "RS256"),
             ("JWT_ALGORITHMS", "HS256,XS1"),
@@ -532,6 +639,29 @@ mod tests {
             ("JWT_JWKS_URL", "https://idp.example/jwks.json"),
         ]);
         assert!(JwtSettings::from_lookup(&both).is_err(), "one key source only");
+    }
+
+    #[test]
+    fn a_message_over_one_segment_stops_the_start_naming_the_locale_and_its_length() {
+        let webotp = [&SECRETS[..], &[("SMS_WEBOTP_DOMAIN", "app.example.com")]].concat();
+        match Settings::from_lookup(&env(&webotp)) {
+            Err(ConfigError::Invalid { name: "SMS_LOCALES", reason }) => {
+                let named =
+                    reason.contains("the ar message is") || reason.contains("the hi message is");
+                assert!(named && reason.contains("UCS-2") && reason.contains("70"), "{reason}");
+            }
+            other => panic!("expected the UCS-2 locales refused with a WebOTP line: {other:?}"),
+        }
+        let latin = [&webotp[..], &[("SMS_LOCALES", "en,es,pt,fr,de,id")]].concat();
+        assert!(Settings::from_lookup(&env(&latin)).is_ok());
+        let multipart = [&webotp[..], &[("SMS_ALLOW_MULTIPART", "true")]].concat();
+        assert!(Settings::from_lookup(&env(&multipart)).is_ok());
+        let long = format!("es={}", "{code} ".repeat(30));
+        let own = [&SECRETS[..], &[("SMS_MESSAGE_TEMPLATES", long.as_str())]].concat();
+        match Settings::from_lookup(&env(&own)) {
+            Err(ConfigError::Invalid { name, .. }) => assert_eq!(name, "SMS_MESSAGE_TEMPLATES"),
+            other => panic!("expected the long template refused: {other:?}"),
+        }
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::otp::message::Sms;
 use crate::otp::ports::{
     ChallengeStore, Check, CheckOutcome, Clock, EpochSeconds, Issue, IssueOutcome, RandomSource,
-    SmsError, SmsSender, StoreError, VerifiedPhone, Withdrawal,
+    SmsError, SmsReceipt, SmsSender, StoreError, VerifiedPhone, Withdrawal,
 };
 use crate::otp::{OtpService, Policy};
 use crate::phone::PhoneNumber;
@@ -163,7 +164,7 @@ impl RandomSource for FixedRandom {
 pub struct BrokenSms;
 
 impl SmsSender for BrokenSms {
-    async fn send(&self, _to: &PhoneNumber, _body: &str) -> Result<(), SmsError> {
+    async fn send(&self, _to: &PhoneNumber, _sms: &Sms) -> Result<SmsReceipt, SmsError> {
         Err(SmsError::not_sent("provider down"))
     }
 }

@@ -112,6 +112,59 @@ pub async fn fresh_table(sdk: &SdkConfig) -> String {
     name
 }
 
+/// The SNS `Publish` requests an SDK client transmits, as their form fields (`PhoneNumber`,
+/// `Message`, `MessageAttributes.entry.1.Name`, ...); add it to a client's config with
+/// `.interceptor(recorder.clone())`.
+#[derive(Debug, Clone, Default)]
+pub struct PublishRecorder(Arc<Mutex<Vec<FormFields>>>);
+
+/// A form-encoded request body, field by field, in order.
+pub type FormFields = Vec<(String, String)>;
+
+impl PublishRecorder {
+    /// The requests so far, emptying the record.
+    pub fn take(&self) -> Vec<FormFields> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    /// The message attributes of a recorded request: name to (data type, value).
+    pub fn attributes(
+        request: &[(String, String)],
+    ) -> std::collections::BTreeMap<String, (String, String)> {
+        let field = |key: String| request.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+        (1..)
+            .map_while(|n| {
+                let prefix = format!("MessageAttributes.entry.{n}");
+                let name = field(format!("{prefix}.Name"))?;
+                let data_type = field(format!("{prefix}.Value.DataType")).unwrap_or_default();
+                let value = field(format!("{prefix}.Value.StringValue")).unwrap_or_default();
+                Some((name, (data_type, value)))
+            })
+            .collect()
+    }
+}
+
+impl Intercept for PublishRecorder {
+    fn name(&self) -> &'static str {
+        "PublishRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        let fields: Vec<(String, String)> =
+            form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        if fields.iter().any(|(k, v)| k == "Action" && v == "Publish") {
+            self.0.lock().unwrap().push(fields);
+        }
+        Ok(())
+    }
+}
+
 /// Records `service:operation` for every request an SDK client transmits; add it to a
 /// client's config with `.interceptor(log.clone())`.
 #[derive(Debug, Clone, Default)]

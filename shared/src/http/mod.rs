@@ -19,6 +19,7 @@ pub use error::{ApiError, ErrorBody};
 pub use request::{BodyError, PhoneBody, StringOrNumber, VerifyBody, json_object};
 
 use crate::jwt::JwtVerifier;
+use crate::otp::message::accept_language;
 use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender, StoreError};
 use crate::otp::{OtpError, OtpService, SendRequest, VerifyRequest};
 use crate::telemetry::AUDIT;
@@ -161,12 +162,14 @@ where
             Endpoint::Register | Endpoint::Resend => {
                 let body = PhoneBody::from_json(&body_object(request)?)?;
                 let phone = body.phone()?;
+                let locales = preferred_locales(body.locale(), request);
                 let sent = self
                     .otp
                     .send_code(SendRequest {
                         subject: &subject,
                         phone: &phone,
                         client_ip: client_ip(request),
+                        locales: &locales,
                     })
                     .await?;
                 Ok(json_response(
@@ -227,6 +230,18 @@ fn body_object(request: &Request) -> Result<serde_json::Map<String, serde_json::
         return Err(ApiError::PayloadTooLarge);
     }
     Ok(json_object(bytes)?)
+}
+
+/// The languages a client asked for, best first: the body's `locale`, then its
+/// `Accept-Language` header.
+fn preferred_locales(locale: Option<&str>, request: &Request) -> Vec<String> {
+    let header =
+        request.headers().get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
+    locale
+        .map(str::to_owned)
+        .into_iter()
+        .chain(header.map(accept_language).unwrap_or_default())
+        .collect()
 }
 
 /// The caller's address as API Gateway saw it.

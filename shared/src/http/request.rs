@@ -30,6 +30,9 @@ pub enum BodyError {
     /// A field is neither a string nor a non-negative integer.
     #[error("{0} must be a string or a non-negative integer")]
     WrongType(&'static str),
+    /// A field must be a string.
+    #[error("{0} must be a string")]
+    NotAString(&'static str),
     /// A code field does not have the configured number of digits.
     #[error("{field} must be {digits} digits")]
     WrongLength {
@@ -73,20 +76,34 @@ fn required(object: &Map<String, Value>, name: &'static str) -> Result<StringOrN
     field(object, name)?.ok_or(BodyError::MissingField(name))
 }
 
-/// `{"phone_number", "countryCode"}`: the body of register and resend, and part of verify's.
+/// `{"phone_number", "countryCode", "locale"?}`: the body of register and resend, and part
+/// of verify's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneBody {
     phone_number: StringOrNumber,
     country_code: Option<StringOrNumber>,
+    locale: Option<String>,
 }
 
 impl PhoneBody {
     /// Reads the fields from a body's object; other fields are ignored.
     pub fn from_json(object: &Map<String, Value>) -> Result<Self, BodyError> {
+        let locale = match object.get("locale") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(locale)) => Some(locale.clone()),
+            Some(_) => return Err(BodyError::NotAString("locale")),
+        };
         Ok(Self {
             phone_number: required(object, "phone_number")?,
             country_code: field(object, "countryCode")?,
+            locale,
         })
+    }
+
+    /// The language the client asked the SMS to be in (a BCP 47 tag such as `hi-IN`), if
+    /// any; one there is no template for is not an error, only a preference.
+    pub fn locale(&self) -> Option<&str> {
+        self.locale.as_deref()
     }
 
     /// The phone number in E.164 form.

@@ -12,6 +12,13 @@ use crate::phone::{NumberType, PhoneNumber};
 #[error("{0}")]
 pub struct InvalidList(String);
 
+impl InvalidList {
+    /// A refusal for `reason`.
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
 /// The entries of a comma-separated list, trimmed, empty ones dropped.
 fn entries(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|entry| !entry.is_empty())

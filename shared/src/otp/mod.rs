@@ -2,6 +2,7 @@
 //! limits, and verifying them once, within their lifetime and attempt budget.
 
 pub mod destinations;
+pub mod message;
 mod policy;
 pub mod ports;
 
@@ -9,13 +10,14 @@ use std::net::IpAddr;
 
 use tracing::Instrument;
 
+use message::Sms;
 use ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Clock, Counter, CounterKind,
-    Delivery, EpochSeconds, Issue, IssueOutcome, RandomSource, SendRefusal, SmsError, SmsSender,
-    StoreError, VerifiedPhone, Withdrawal,
+    Delivery, EpochSeconds, Issue, IssueOutcome, RandomSource, SendRefusal, SmsError, SmsReceipt,
+    SmsSender, StoreError, VerifiedPhone, Withdrawal,
 };
 
-pub use policy::{DEFAULT_MESSAGE_TEMPLATE, DestinationRefusal, Policy};
+pub use policy::{DestinationRefusal, Policy};
 
 use crate::phone::PhoneNumber;
 use crate::secret::{CodeBinding, HashKey};
@@ -103,6 +105,9 @@ pub struct SendRequest<'a> {
     pub phone: &'a PhoneNumber,
     /// The caller's address, for the per-IP limit; `None` skips that limit.
     pub client_ip: Option<IpAddr>,
+    /// The languages the caller asked for, best first (its `locale`, then
+    /// `Accept-Language`).
+    pub locales: &'a [String],
 }
 
 /// A code on its way: what the client gets back.
@@ -200,11 +205,26 @@ where
             let counters = self.send_counters(&request, &challenge, now);
             let verified = self.reserve(&challenge, &counters, now).await?;
             let is_new_user = verified.is_none();
+            let sms = self.policy.message(&code, request.phone, request.locales);
             if test_code.is_some() {
-                tracing::info!(target: AUDIT, event = "otp.sent", is_new_user, test_number = true);
+                tracing::info!(
+                    target: AUDIT,
+                    event = "otp.sent",
+                    is_new_user,
+                    test_number = true,
+                    locale = sms.locale,
+                );
             } else {
-                self.deliver(request.phone, &challenge, &counters, &code).await?;
-                tracing::info!(target: AUDIT, event = "otp.sent", is_new_user);
+                let receipt = self.deliver(request.phone, &challenge, &counters, &sms).await?;
+                tracing::info!(
+                    target: AUDIT,
+                    event = "otp.sent",
+                    is_new_user,
+                    message_id = receipt.message_id,
+                    locale = sms.locale,
+                    segments = sms.segments,
+                    encoding = sms.encoding.name(),
+                );
             }
             Ok(CodeSent { auth_code, is_new_user })
         }
@@ -318,10 +338,11 @@ where
         phone: &PhoneNumber,
         challenge: &Challenge,
         counters: &[Counter],
-        code: &str,
-    ) -> Result<(), OtpError> {
-        let Err(error) = self.sms.send(phone, &self.policy.message(code)).await else {
-            return Ok(());
+        sms: &Sms,
+    ) -> Result<SmsReceipt, OtpError> {
+        let error = match self.sms.send(phone, sms).await {
+            Ok(receipt) => return Ok(receipt),
+            Err(error) => error,
         };
         tracing::error!(
             target: AUDIT,

@@ -5,11 +5,8 @@
 use std::fmt;
 
 use super::destinations::{Countries, NumberTypes, TestNumbers};
+use super::message::{Messages, Sms};
 use crate::phone::{NumberType, PhoneNumber};
-
-/// The SMS text when `SMS_MESSAGE_TEMPLATE` is unset.
-pub const DEFAULT_MESSAGE_TEMPLATE: &str =
-    "Your verification code is {code}. It expires in {minutes} minutes.";
 
 /// The OTP policy. A send limit of 0 disables it.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,8 +30,8 @@ pub struct Policy {
     /// Wrong codes one subject may submit per UTC day, across all its challenges
     /// (`OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY`).
     pub max_failed_verifications_per_subject_per_day: u32,
-    /// SMS text with `{code}` and `{minutes}` placeholders (`SMS_MESSAGE_TEMPLATE`).
-    pub message_template: String,
+    /// The SMS texts, their languages and autofill lines (`SMS_*`).
+    pub messages: Messages,
     /// Regions codes may be sent to (`OTP_ALLOWED_COUNTRIES`); `None` allows all.
     pub allowed_countries: Option<Countries>,
     /// Kinds of line no code is sent to (`OTP_BLOCKED_NUMBER_TYPES`).
@@ -55,7 +52,7 @@ impl Default for Policy {
             max_sends_per_subject_per_hour: 10,
             max_sends_per_ip_per_hour: 50,
             max_failed_verifications_per_subject_per_day: 20,
-            message_template: DEFAULT_MESSAGE_TEMPLATE.to_owned(),
+            messages: Messages::default(),
             allowed_countries: None,
             blocked_number_types: NumberTypes::from([
                 NumberType::FixedLine,
@@ -123,10 +120,15 @@ impl Policy {
         self.test_numbers.code(phone)
     }
 
-    /// The SMS text for `code`.
-    pub fn message(&self, code: &str) -> String {
-        let minutes = self.code_ttl_seconds.div_ceil(60);
-        self.message_template.replace("{minutes}", &minutes.to_string()).replace("{code}", code)
+    /// The SMS for `code` to `phone`, in the first of `locales` there is a template for
+    /// (see [`Messages::render`]).
+    pub fn message(&self, code: &str, phone: &PhoneNumber, locales: &[String]) -> Sms {
+        self.messages.render(locales, phone.region(), code, self.code_ttl_minutes())
+    }
+
+    /// The code's lifetime in whole minutes, rounded up, as messages state it.
+    pub fn code_ttl_minutes(&self) -> u64 {
+        self.code_ttl_seconds.div_ceil(60)
     }
 }
 
@@ -146,7 +148,7 @@ impl fmt::Debug for Policy {
                 "max_failed_verifications_per_subject_per_day",
                 &self.max_failed_verifications_per_subject_per_day,
             )
-            .field("message_template", &self.message_template)
+            .field("messages", &self.messages)
             .field("allowed_countries", &self.allowed_countries)
             .field("blocked_number_types", &self.blocked_number_types)
             .field("test_numbers", &self.test_numbers)
@@ -197,9 +199,10 @@ mod tests {
     #[test]
     fn message_rounds_minutes_up() {
         let policy = Policy { code_ttl_seconds: 61, ..Policy::default() };
+        let sms = policy.message("042", &phone("+12015550123"), &[]);
         assert_eq!(
-            policy.message("042"),
-            "Your verification code is 042. It expires in 2 minutes."
+            sms.text,
+            "042 is your verification code. It expires in 2 minutes. Do not share it."
         );
     }
 

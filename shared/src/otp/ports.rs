@@ -7,6 +7,7 @@
 use std::error::Error;
 use std::future::Future;
 
+use super::message::Sms;
 use crate::phone::PhoneNumber;
 
 /// Seconds since the Unix epoch.
@@ -28,12 +29,20 @@ pub trait RandomSource: Clone + Send + Sync + 'static {
 
 /// Delivers a text message.
 pub trait SmsSender: Clone + Send + Sync + 'static {
-    /// Hands `body` to the provider for delivery to `to`.
+    /// Hands `sms` to the provider for delivery to `to`.
     fn send(
         &self,
         to: &PhoneNumber,
-        body: &str,
-    ) -> impl Future<Output = Result<(), SmsError>> + Send;
+        sms: &Sms,
+    ) -> impl Future<Output = Result<SmsReceipt, SmsError>> + Send;
+}
+
+/// What the provider said when it took a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmsReceipt {
+    /// The provider's id of the message (SNS's `MessageId`), to match with its delivery
+    /// records.
+    pub message_id: Option<String>,
 }
 
 /// The provider did not take the message.

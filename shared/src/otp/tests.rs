@@ -40,7 +40,7 @@ impl<R: RandomSource> Harness<R> {
         phone: &PhoneNumber,
         client_ip: Option<IpAddr>,
     ) -> Result<CodeSent, OtpError> {
-        self.otp.send_code(SendRequest { subject, phone, client_ip }).await
+        self.otp.send_code(SendRequest { subject, phone, client_ip, locales: &[] }).await
     }
 
     async fn verify(
@@ -83,7 +83,7 @@ async fn sent_code_verifies_once_and_marks_the_phone_verified() {
     let code = h.last_code();
     assert_eq!(
         messages[0].body,
-        format!("Your verification code is {code}. It expires in 5 minutes.")
+        format!("{code} is your verification code. It expires in 5 minutes. Do not share it.")
     );
 
     h.verify("alice", &sent.auth_code, &code).await.unwrap();
@@ -297,7 +297,7 @@ async fn failed_sms_leaves_no_code_and_no_cooldown() {
     let broken = service().store(store.clone()).sms(BrokenSms).policy(policy.clone()).build();
     let working = service().store(store).sms(inbox.clone()).policy(policy).build();
     let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
-    let request = SendRequest { subject: "alice", phone: &phone, client_ip: None };
+    let request = SendRequest { subject: "alice", phone: &phone, client_ip: None, locales: &[] };
 
     assert!(matches!(broken.send_code(request).await, Err(OtpError::SmsUnavailable(_))));
     let verify =

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::otp::ports::{SmsError, SmsSender};
+use crate::otp::message::Sms;
+use crate::otp::ports::{SmsError, SmsReceipt, SmsSender};
 use crate::phone::PhoneNumber;
 
 /// A message as the inbox holds it.
@@ -13,8 +14,12 @@ use crate::phone::PhoneNumber;
 pub struct SentSms {
     /// Recipient in E.164 form.
     pub to: String,
-    /// The text, code included.
+    /// The exact text, code and autofill lines included.
     pub body: String,
+    /// The locale of its template.
+    pub locale: String,
+    /// The segments it would take.
+    pub segments: usize,
 }
 
 /// Every message "sent", oldest first. Holds codes in clear: for local use and tests only.
@@ -43,13 +48,20 @@ impl Inbox {
 }
 
 impl SmsSender for Inbox {
-    async fn send(&self, to: &PhoneNumber, body: &str) -> Result<(), SmsError> {
-        let sms = SentSms { to: to.e164().to_owned(), body: body.to_owned() };
+    async fn send(&self, to: &PhoneNumber, sms: &Sms) -> Result<SmsReceipt, SmsError> {
+        let sent = SentSms {
+            to: to.e164().to_owned(),
+            body: sms.text.clone(),
+            locale: sms.locale.clone(),
+            segments: sms.segments,
+        };
         if self.echo {
             // A closed stdout must not fail the send: the inbox still has the message.
-            let _ = writeln!(std::io::stdout(), "SMS to {}: {}", sms.to, sms.body);
+            let _ =
+                writeln!(std::io::stdout(), "SMS to {} ({}): {}", sent.to, sent.locale, sent.body);
         }
-        self.messages.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(sms);
-        Ok(())
+        let mut messages = self.messages.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        messages.push(sent);
+        Ok(SmsReceipt { message_id: Some(format!("local-{}", messages.len())) })
     }
 }

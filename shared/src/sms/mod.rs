@@ -1,6 +1,7 @@
 //! Adapters of [`SmsSender`](crate::otp::ports::SmsSender).
 
 mod inbox;
+pub mod senders;
 #[cfg(feature = "aws")]
 mod sns;
 

@@ -6,26 +6,29 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::otp::ports::{SmsError, SmsSender};
+use super::senders::Senders;
+use crate::otp::message::Sms;
+use crate::otp::ports::{SmsError, SmsReceipt, SmsSender};
 use crate::phone::PhoneNumber;
 
-/// Sends transactional SMS through SNS `Publish` with a `PhoneNumber` target.
+/// Sends transactional SMS through SNS `Publish` with a `PhoneNumber` target, with the
+/// sender settings of the destination's country as message attributes.
 #[derive(Debug, Clone)]
 pub struct SnsSender {
     client: Client,
-    sender_id: Option<String>,
+    senders: Senders,
 }
 
 impl SnsSender {
-    /// A sender that uses `sender_id` (`SMS_SENDER_ID`) where the destination supports one.
-    pub fn new(client: Client, sender_id: Option<String>) -> Self {
-        Self { client, sender_id }
+    /// A sender that sends as `senders` says for each destination.
+    pub fn new(client: Client, senders: Senders) -> Self {
+        Self { client, senders }
     }
 }
 
-fn string_attribute(value: &str) -> Result<MessageAttributeValue, SmsError> {
+fn attribute(data_type: &str, value: &str) -> Result<MessageAttributeValue, SmsError> {
     MessageAttributeValue::builder()
-        .data_type("String")
+        .data_type(data_type)
         .string_value(value)
         .build()
         .map_err(|_| SmsError::not_sent("message attribute could not be built"))
@@ -71,18 +74,23 @@ fn never_connected(error: &(dyn Error + 'static)) -> bool {
 }
 
 impl SmsSender for SnsSender {
-    async fn send(&self, to: &PhoneNumber, body: &str) -> Result<(), SmsError> {
-        let mut publish = self
-            .client
-            .publish()
-            .phone_number(to.e164())
-            .message(body)
-            .message_attributes("AWS.SNS.SMS.SMSType", string_attribute("Transactional")?);
-        if let Some(sender_id) = &self.sender_id {
-            publish =
-                publish.message_attributes("AWS.SNS.SMS.SenderID", string_attribute(sender_id)?);
+    async fn send(&self, to: &PhoneNumber, sms: &Sms) -> Result<SmsReceipt, SmsError> {
+        let sender = self.senders.for_phone(to);
+        let attributes = [
+            ("AWS.SNS.SMS.SMSType", Some("Transactional"), "String"),
+            ("AWS.SNS.SMS.SenderID", sender.sender_id.as_deref(), "String"),
+            ("AWS.MM.SMS.OriginationNumber", sender.origination_number.as_deref(), "String"),
+            ("AWS.SNS.SMS.MaxPrice", sender.max_price_usd.as_deref(), "Number"),
+            ("AWS.MM.SMS.EntityId", sender.dlt_entity_id.as_deref(), "String"),
+            ("AWS.MM.SMS.TemplateId", sender.dlt_template_id_for(&sms.locale), "String"),
+        ];
+        let mut publish = self.client.publish().phone_number(to.e164()).message(&sms.text);
+        for (name, value, data_type) in attributes {
+            if let Some(value) = value {
+                publish = publish.message_attributes(name, attribute(data_type, value)?);
+            }
         }
-        publish.send().await.map_err(classify)?;
-        Ok(())
+        let output = publish.send().await.map_err(classify)?;
+        Ok(SmsReceipt { message_id: output.message_id })
     }
 }

@@ -12,3 +12,4 @@ mod properties;
 mod store_contract;
 mod store_scripted;
 mod telemetry;
+mod template_metrics;

@@ -71,7 +71,7 @@ async fn each_lifecycle_event_is_one_metric_line() {
 
     let otp = service().policy(Policy { max_attempts: 1, ..Policy::default() }).build();
     let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
-    let send = SendRequest { subject: "alice", phone: &phone, client_ip: None };
+    let send = SendRequest { subject: "alice", phone: &phone, client_ip: None, locales: &[] };
     let sent = otp.send_code(send).await.unwrap();
     assert!(matches!(otp.send_code(send).await, Err(OtpError::RateLimited { .. })));
     let verify =
