@@ -17,11 +17,15 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-# Every Rust test; the AWS adapter tests talk to moto's server, started for them. The fault
-# matrix runs on its own afterwards: its held calls and timeouts must not compete with the
+# Every Rust test; the AWS adapter tests talk to moto's server, started for them. Two groups
+# run on their own afterwards: the pumping campaigns on DynamoDB, which keep moto (serving
+# one request at a time) busy for a minute and would push the others' calls past their
+# timeouts, and the fault matrix, whose held calls and timeouts must not compete with the
 # other tests for the CPU, nor theirs with it.
+ALONE := breaker_campaign::dynamodb fault_matrix::
 test-rust: $(TOOLS)
-	scripts/with-moto.sh sh -c 'cargo test --workspace --all-features -- --skip fault_matrix:: && \
+	scripts/with-moto.sh sh -c 'cargo test --workspace --all-features -- $(addprefix --skip ,$(ALONE)) && \
+	  cargo test -p otp-shared --all-features --test integration breaker_campaign::dynamodb && \
 	  cargo test -p otp-shared --all-features --test integration fault_matrix::'
 
 # schemathesis against otp-local with openapi.yaml (no 5xx, every response as specified), then

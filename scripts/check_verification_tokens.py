@@ -68,7 +68,7 @@ def check(binary, env, algorithm, issuer, audience):
     verification_token = verified["verificationToken"]
     header = jwt.get_unverified_header(verification_token)
     assert header["alg"] == algorithm, header
-    assert header["typ"] == "JWT", header
+    assert header["typ"] == "otp-verification+jwt", header  # RFC 8725 3.11: explicit typing
     [jwk] = jwks["keys"]
     assert "d" not in jwk, "the JWKS holds the public key only"
     assert header["kid"] == jwk["kid"] == thumbprint(jwk), (header, jwk)

@@ -329,6 +329,51 @@ async fn the_inbox_holds_the_localized_autofill_ready_text_with_its_locale_and_s
     assert_eq!((bad.status, bad.body["code"].as_str()), (400, Some("INVALID_REQUEST")));
 }
 
+#[tokio::test]
+async fn a_pumping_campaign_is_paused_by_the_breaker_and_real_users_are_not() {
+    let server = Server::start(
+        "pumping",
+        &[
+            ("OTP_RESEND_COOLDOWN_SECONDS", "0"),
+            ("OTP_MAX_SENDS_PER_PHONE_PER_HOUR", "0"),
+            ("OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR", "0"),
+            ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
+        ],
+    );
+    let (mut pumped_sent, mut throttled, mut real_refused) = (0, 0, 0);
+    for n in 0..30u32 {
+        let pump = server.token(&format!("pump-{n}"));
+        let number = json!({"phone_number": format!("+9170000{:05}", 10_000 + n)});
+        let answer = server.post(REGISTER, &pump, number).await;
+        match (answer.status, answer.body["code"].as_str()) {
+            (200, _) => pumped_sent += 1,
+            (429, Some("DESTINATION_THROTTLED")) => {
+                let retry_after: u64 =
+                    answer.headers["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((3500..=3600).contains(&retry_after), "{retry_after}");
+                throttled += 1;
+            }
+            other => panic!("pumped send {n}: {other:?}"),
+        }
+        if n.is_multiple_of(3) {
+            let user = server.token(&format!("user-{n}"));
+            let phone = format!("+9198765{:05}", 10_000 + n);
+            let registered = server.post(REGISTER, &user, json!({"phone_number": phone})).await;
+            if registered.status != 200 {
+                real_refused += 1;
+                continue;
+            }
+            let sms =
+                server.inbox().await.into_iter().rev().find(|sms| sms["to"] == phone.as_str());
+            let text = sms.unwrap()["body"].as_str().unwrap().to_owned();
+            let auth_code = registered.body["authCode"].as_str().unwrap();
+            let body = json!({"phone_number": phone, "authCode": auth_code, "otp": &text[..6]});
+            assert_eq!(server.post(VERIFY, &user, body).await.status, 200);
+        }
+    }
+    assert_eq!((pumped_sent, throttled, real_refused), (20, 10, 0));
+}
+
 #[test]
 fn a_message_that_would_take_two_segments_stops_the_start_naming_its_locale() {
     let output = Command::new(BIN)

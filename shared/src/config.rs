@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use crate::jwt::{Algorithms, JwtKeys, JwtSettings, parse_public_key};
 use crate::otp::Policy;
+use crate::otp::breaker::BreakerSettings;
+use crate::otp::destinations::{Countries, CountryLimits, Prefixes};
 use crate::otp::message::{CountryLocales, MessageError, Messages, Templates};
 use crate::secret::{HashKey, MIN_KEY_BYTES};
 use crate::verification_token::VerificationTokens;
@@ -40,6 +42,12 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "50"),
     ("OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY", "20"),
     ("OTP_BLOCKED_NUMBER_TYPES", "fixed_line,premium_rate,shared_cost"),
+    ("OTP_BREAKER_MODE", "enforce"),
+    ("OTP_BREAKER_PREFIX_DIGITS", "5"),
+    ("OTP_BREAKER_MIN_SENDS", "20"),
+    ("OTP_BREAKER_COUNTRY_MIN_SENDS", "100"),
+    ("OTP_BREAKER_MIN_CONVERSION", "0.2"),
+    ("OTP_BREAKER_COOLDOWN_SECONDS", "3600"),
     ("SMS_ALLOW_MULTIPART", "false"),
     ("VERIFICATION_TOKEN_TTL_SECONDS", "300"),
 ];
@@ -199,8 +207,26 @@ impl Policy {
                 "OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY",
                 defaults.max_failed_verifications_per_subject_per_day,
             )?,
+            max_sends_per_hour: parse_or(lookup, "OTP_MAX_SENDS_PER_HOUR", 0)?,
+            max_sends_per_day: parse_or(lookup, "OTP_MAX_SENDS_PER_DAY", 0)?,
+            max_sends_per_country_per_hour: parse_or(
+                lookup,
+                "OTP_MAX_SENDS_PER_COUNTRY_PER_HOUR",
+                CountryLimits::default(),
+            )?,
+            max_sends_per_country_per_day: parse_or(
+                lookup,
+                "OTP_MAX_SENDS_PER_COUNTRY_PER_DAY",
+                CountryLimits::default(),
+            )?,
+            breaker: breaker(lookup, &defaults.breaker)?,
             messages: messages(lookup, code_length, code_ttl_seconds)?,
-            allowed_countries: optional_parse(lookup, "OTP_ALLOWED_COUNTRIES")?,
+            allowed_countries: match optional(lookup, "OTP_ALLOWED_COUNTRIES") {
+                Some(all) if all.trim() == "*" => None,
+                _ => optional_parse(lookup, "OTP_ALLOWED_COUNTRIES")?,
+            },
+            denied_countries: parse_or(lookup, "OTP_DENIED_COUNTRIES", Countries::default())?,
+            denied_prefixes: parse_or(lookup, "OTP_DENIED_PREFIXES", Prefixes::default())?,
             blocked_number_types: parse_or(
                 lookup,
                 "OTP_BLOCKED_NUMBER_TYPES",
@@ -209,6 +235,36 @@ impl Policy {
             test_numbers,
         })
     }
+}
+
+/// The conversion breaker's settings (`OTP_BREAKER_*`).
+fn breaker(
+    lookup: &impl Fn(&str) -> Option<String>,
+    defaults: &BreakerSettings,
+) -> Result<BreakerSettings, ConfigError> {
+    Ok(BreakerSettings {
+        mode: parse_or(lookup, "OTP_BREAKER_MODE", defaults.mode)?,
+        prefix_digits: parse_in(
+            lookup,
+            "OTP_BREAKER_PREFIX_DIGITS",
+            1..=15,
+            defaults.prefix_digits,
+        )?,
+        min_sends: parse_in(lookup, "OTP_BREAKER_MIN_SENDS", 1..=u32::MAX, defaults.min_sends)?,
+        country_min_sends: parse_in(
+            lookup,
+            "OTP_BREAKER_COUNTRY_MIN_SENDS",
+            1..=u32::MAX,
+            defaults.country_min_sends,
+        )?,
+        min_conversion: parse_or(lookup, "OTP_BREAKER_MIN_CONVERSION", defaults.min_conversion)?,
+        cooldown_seconds: parse_in(
+            lookup,
+            "OTP_BREAKER_COOLDOWN_SECONDS",
+            60..=86_400,
+            defaults.cooldown_seconds,
+        )?,
+    })
 }
 
 /// The SMS texts: built-in and configured templates, languages, app name and autofill
@@ -456,6 +512,7 @@ mod tests {
     use jsonwebtoken::Algorithm;
 
     use super::*;
+    use crate::otp::breaker::BreakerMode;
     use crate::phone::{NumberType, PhoneNumber};
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
@@ -509,6 +566,18 @@ mod tests {
             ("SMS_ANDROID_APP_HASH", "FA+9qCX9VSu"),
             ("SMS_ALLOW_MULTIPART", "true"),
             ("OTP_ALLOWED_COUNTRIES", "IN,US"),
+            ("OTP_DENIED_COUNTRIES", "GB"),
+            ("OTP_DENIED_PREFIXES", "+88213,+2327"),
+            ("OTP_MAX_SENDS_PER_HOUR", "100"),
+            ("OTP_MAX_SENDS_PER_DAY", "1000"),
+            ("OTP_MAX_SENDS_PER_COUNTRY_PER_HOUR", "10;IN=50"),
+            ("OTP_MAX_SENDS_PER_COUNTRY_PER_DAY", "IN=500"),
+            ("OTP_BREAKER_MODE", "monitor"),
+            ("OTP_BREAKER_PREFIX_DIGITS", "6"),
+            ("OTP_BREAKER_MIN_SENDS", "40"),
+            ("OTP_BREAKER_COUNTRY_MIN_SENDS", "400"),
+            ("OTP_BREAKER_MIN_CONVERSION", "0.35"),
+            ("OTP_BREAKER_COOLDOWN_SECONDS", "600"),
             ("OTP_BLOCKED_NUMBER_TYPES", "premium_rate, VOIP"),
             ("OTP_TEST_NUMBERS", "+1 201 555 0123=12345678"),
             ("JWT_ISSUER", "https://issuer.example"),
@@ -538,6 +607,21 @@ mod tests {
         assert!(english.starts_with("12345678 (2 min)\n"), "{english}");
         assert_eq!(policy.messages.locales().collect::<Vec<_>>(), ["en", "hi", "sw"]);
         assert!(policy.allowed_countries.as_ref().is_some_and(|c| c.contains("US")));
+        assert!(policy.denied_countries.contains("GB"));
+        let sierra_leone = PhoneNumber::parse("+23276123456", "").unwrap();
+        assert_eq!(policy.denied_prefixes.matching(&sierra_leone), Some("+2327"));
+        assert_eq!((policy.max_sends_per_hour, policy.max_sends_per_day), (100, 1000));
+        assert_eq!(policy.max_sends_per_country_per_hour.for_region("IN"), 50);
+        assert_eq!(policy.max_sends_per_country_per_hour.for_region("US"), 10);
+        assert_eq!(policy.max_sends_per_country_per_day.for_region("US"), 0);
+        let breaker = &policy.breaker;
+        assert_eq!(breaker.mode, BreakerMode::Monitor);
+        assert_eq!(
+            (breaker.prefix_digits, breaker.min_sends, breaker.cooldown_seconds),
+            (6, 40, 600)
+        );
+        assert_eq!(breaker.country_min_sends, 400);
+        assert_eq!(breaker.min_conversion.to_string(), "0.3500");
         assert!(policy.blocked_number_types.contains(NumberType::Voip));
         assert_eq!(policy.test_numbers.len(), 1);
         assert_eq!(settings.jwt.issuer.as_deref(), Some("https://issuer.example"));
@@ -573,6 +657,15 @@ mod tests {
             ("SMS_ANDROID_APP_HASH", "short"),
             ("SMS_ANDROID_APP_HASH", "FA+9qCX9VS!"),
             ("SMS_ALLOW_MULTIPART", "maybe"),
+            ("OTP_DENIED_COUNTRIES", "XX"),
+            ("OTP_DENIED_PREFIXES", "88213"),
+            ("OTP_MAX_SENDS_PER_DAY", "lots"),
+            ("OTP_MAX_SENDS_PER_COUNTRY_PER_HOUR", "10;XX=5"),
+            ("OTP_BREAKER_MODE", "on"),
+            ("OTP_BREAKER_PREFIX_DIGITS", "0"),
+            ("OTP_BREAKER_MIN_SENDS", "0"),
+            ("OTP_BREAKER_MIN_CONVERSION", "1.5"),
+            ("OTP_BREAKER_COOLDOWN_SECONDS", "5"),
             ("JWT_SECRET", "short"),
             ("JWT_ALGORITHMS", "RS256"),
             ("JWT_ALGORITHMS", "HS256,XS1"),

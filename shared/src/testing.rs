@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::otp::breaker::{Destination, Reading, Tallied};
 use crate::otp::message::Sms;
 use crate::otp::ports::{
     ChallengeStore, Check, CheckOutcome, Clock, EpochSeconds, Issue, IssueOutcome, RandomSource,
@@ -193,6 +194,31 @@ impl ChallengeStore for BrokenStore {
     async fn check(&self, _check: Check<'_>) -> Result<CheckOutcome, StoreError> {
         Err(unreachable_store())
     }
+
+    async fn breaker_readings(
+        &self,
+        _destinations: &[Destination],
+        _window: &[EpochSeconds],
+    ) -> Result<Vec<Reading>, StoreError> {
+        Err(unreachable_store())
+    }
+
+    async fn tally(
+        &self,
+        _destinations: &[Destination],
+        _event: Tallied,
+        _now: EpochSeconds,
+    ) -> Result<(), StoreError> {
+        Err(unreachable_store())
+    }
+
+    async fn trip(
+        &self,
+        _destination: &Destination,
+        _until: EpochSeconds,
+    ) -> Result<(), StoreError> {
+        Err(unreachable_store())
+    }
 }
 
 /// A store that never answers, as one whose network hangs.
@@ -217,6 +243,31 @@ impl ChallengeStore for SlowStore {
     }
 
     async fn check(&self, _check: Check<'_>) -> Result<CheckOutcome, StoreError> {
+        never().await
+    }
+
+    async fn breaker_readings(
+        &self,
+        _destinations: &[Destination],
+        _window: &[EpochSeconds],
+    ) -> Result<Vec<Reading>, StoreError> {
+        never().await
+    }
+
+    async fn tally(
+        &self,
+        _destinations: &[Destination],
+        _event: Tallied,
+        _now: EpochSeconds,
+    ) -> Result<(), StoreError> {
+        never().await
+    }
+
+    async fn trip(
+        &self,
+        _destination: &Destination,
+        _until: EpochSeconds,
+    ) -> Result<(), StoreError> {
         never().await
     }
 }

@@ -15,7 +15,7 @@ pub mod keys;
 pub mod moto;
 
 pub use api::{Answer, ApiBuilder, TestApi, api, call};
-pub use capture::Capture;
+pub use capture::{Capture, ScopedSubscriber, scoped_subscriber};
 pub use otp_shared::testing::*;
 
 /// The digits of the first `len`-digit run in an SMS body: its code.

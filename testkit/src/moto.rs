@@ -112,6 +112,13 @@ pub async fn fresh_table(sdk: &SdkConfig) -> String {
     name
 }
 
+/// Deletes a table [`fresh_table`] made, for tests that fill one with thousands of items:
+/// moto copies a whole table for every transaction on it, so a big one slows every test.
+pub async fn drop_table(sdk: &SdkConfig, table: &str) {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    client.delete_table().table_name(table).send().await.expect("moto deletes the table");
+}
+
 /// The SNS `Publish` requests an SDK client transmits, as their form fields (`PhoneNumber`,
 /// `Message`, `MessageAttributes.entry.1.Name`, ...); add it to a client's config with
 /// `.interceptor(recorder.clone())`.

@@ -69,6 +69,12 @@ impl ApiError {
                     (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
                 }
                 OtpError::CountryNotAllowed => (StatusCode::FORBIDDEN, "COUNTRY_NOT_ALLOWED"),
+                OtpError::DestinationNotAllowed => {
+                    (StatusCode::FORBIDDEN, "DESTINATION_NOT_ALLOWED")
+                }
+                OtpError::DestinationThrottled { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "DESTINATION_THROTTLED")
+                }
                 OtpError::UnsupportedNumberType => {
                     (StatusCode::BAD_REQUEST, "UNSUPPORTED_NUMBER_TYPE")
                 }
@@ -94,7 +100,8 @@ impl ApiError {
         match self {
             Self::Otp(
                 OtpError::RateLimited { retry_after_seconds }
-                | OtpError::TooManyFailures { retry_after_seconds },
+                | OtpError::TooManyFailures { retry_after_seconds }
+                | OtpError::DestinationThrottled { retry_after_seconds },
             ) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
             }

@@ -94,6 +94,100 @@ impl FromStr for NumberTypes {
     }
 }
 
+/// E.164 number prefixes (`+88213, +2327`): the `+` and 1 to 15 digits each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prefixes(Vec<String>);
+
+impl Prefixes {
+    /// The listed prefix `phone`'s E.164 form starts with, if any.
+    pub fn matching(&self, phone: &PhoneNumber) -> Option<&str> {
+        self.0.iter().find(|prefix| phone.e164().starts_with(prefix.as_str())).map(String::as_str)
+    }
+}
+
+impl FromStr for Prefixes {
+    type Err = InvalidList;
+
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        entries(list)
+            .enumerate()
+            .map(|(index, entry)| {
+                let compact: String = entry.chars().filter(|c| *c != ' ').collect();
+                let digits = compact.strip_prefix('+').unwrap_or_default();
+                let fine =
+                    (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+                if fine {
+                    Ok(compact)
+                } else {
+                    let position = index + 1;
+                    Err(InvalidList(format!(
+                        "entry {position} is not a + followed by 1 to 15 digits, such as +88213"
+                    )))
+                }
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// A limit for every country with overrides for some: `100;IN=2000;US=500` (`;` or `,`
+/// between entries). The bare number is the default (0, off, when absent); `XX=0` turns
+/// the limit off for one country.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountryLimits {
+    default: u32,
+    overrides: std::collections::BTreeMap<String, u32>,
+}
+
+impl CountryLimits {
+    /// The limit for `region`; 0 is none.
+    pub fn for_region(&self, region: &str) -> u32 {
+        self.overrides.get(region).copied().unwrap_or(self.default)
+    }
+}
+
+impl FromStr for CountryLimits {
+    type Err = InvalidList;
+
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        let mut limits = Self::default();
+        let mut default_seen = false;
+        let items = list.split([';', ',']).map(str::trim).filter(|entry| !entry.is_empty());
+        for (index, entry) in items.enumerate() {
+            let position = index + 1;
+            let count = |text: &str| {
+                text.trim().parse::<u32>().map_err(|_| {
+                    InvalidList(format!(
+                        "entry {position}: {:?} is not a whole number",
+                        text.trim()
+                    ))
+                })
+            };
+            match entry.split_once('=') {
+                None if !default_seen => {
+                    limits.default = count(entry)?;
+                    default_seen = true;
+                }
+                None => {
+                    return Err(InvalidList(format!(
+                        "entry {position}: only one default; give others as COUNTRY=LIMIT"
+                    )));
+                }
+                Some((region, limit)) => {
+                    let region = region.trim().to_ascii_uppercase();
+                    if phonenumber::country::Id::from_str(&region).is_err() {
+                        return Err(InvalidList(format!(
+                            "entry {position}: {region} is not a region code"
+                        )));
+                    }
+                    limits.overrides.insert(region, count(limit)?);
+                }
+            }
+        }
+        Ok(limits)
+    }
+}
+
 /// `+15555550100=123456, ...`: E.164 numbers that get a fixed code and no SMS. Errors name
 /// an entry by its position and `Debug` shows only how many there are: numbers and codes
 /// are secrets that must not reach a log.
@@ -176,6 +270,39 @@ mod tests {
         assert!(!countries.contains("GB"));
         let error = "IN,XX".parse::<Countries>().unwrap_err();
         assert_eq!(error.to_string(), "XX is not a region code");
+    }
+
+    #[test]
+    fn prefixes_are_plus_and_digits_and_match_the_start_of_the_number() {
+        let prefixes: Prefixes = "+88213, +2327 ,+91 98".parse().unwrap();
+        let phone = |number: &str| PhoneNumber::parse(number, "").unwrap();
+        assert_eq!(prefixes.matching(&phone("+23279123456")), Some("+2327"));
+        assert_eq!(prefixes.matching(&phone("+919876543219")), Some("+9198"));
+        assert_eq!(prefixes.matching(&phone("+919776543219")), None);
+        for (list, error) in
+            [("88213", "entry 1 is not"), ("+1,+", "entry 2 is not"), ("+12a", "entry 1 is not")]
+        {
+            assert!(list.parse::<Prefixes>().unwrap_err().to_string().starts_with(error), "{list}");
+        }
+    }
+
+    #[test]
+    fn country_limits_have_a_default_and_overrides() {
+        let limits: CountryLimits = "100; in=2000; US=500; GB=0".parse().unwrap();
+        assert_eq!(limits.for_region("IN"), 2000);
+        assert_eq!(limits.for_region("FR"), 100);
+        assert_eq!(limits.for_region("GB"), 0);
+        let only: CountryLimits = "IN=10".parse().unwrap();
+        assert_eq!((only.for_region("IN"), only.for_region("US")), (10, 0));
+        for (list, error) in [
+            ("100;200", "entry 2: only one default"),
+            ("XX=5", "entry 1: XX is not a region code"),
+            ("IN=many", "entry 1: \"many\" is not a whole number"),
+            ("-1", "entry 1"),
+        ] {
+            let found = list.parse::<CountryLimits>().unwrap_err().to_string();
+            assert!(found.starts_with(error), "{list}: {found}");
+        }
     }
 
     #[test]

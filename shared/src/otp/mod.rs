@@ -1,6 +1,7 @@
 //! The OTP policy as plain Rust over the ports in [`ports`]: issuing codes within the send
 //! limits, and verifying them once, within their lifetime and attempt budget.
 
+pub mod breaker;
 pub mod destinations;
 pub mod message;
 mod policy;
@@ -10,6 +11,7 @@ use std::net::IpAddr;
 
 use tracing::Instrument;
 
+use breaker::{BreakerMode, Destination, Tallied};
 use message::Sms;
 use ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Clock, Counter, CounterKind,
@@ -40,9 +42,20 @@ pub enum OtpError {
         /// Seconds until a send may succeed.
         retry_after_seconds: u64,
     },
-    /// Codes are not sent to this phone's country (`OTP_ALLOWED_COUNTRIES`).
+    /// Codes are not sent to this phone's country (`OTP_ALLOWED_COUNTRIES`,
+    /// `OTP_DENIED_COUNTRIES`).
     #[error("Codes are not sent to this country")]
     CountryNotAllowed,
+    /// Codes are not sent to numbers with this prefix (`OTP_DENIED_PREFIXES`).
+    #[error("Codes are not sent to this number")]
+    DestinationNotAllowed,
+    /// Too few codes sent to this number's prefix or country were verified lately: new
+    /// sends to it are refused until `retry_after_seconds` have passed (the breaker).
+    #[error("Codes to this destination are paused; retry in {retry_after_seconds} seconds")]
+    DestinationThrottled {
+        /// Seconds until the pause ends.
+        retry_after_seconds: u64,
+    },
     /// Codes are not sent to this kind of line (`OTP_BLOCKED_NUMBER_TYPES`).
     #[error("Codes are only sent to numbers that can receive SMS, such as mobiles")]
     UnsupportedNumberType,
@@ -79,7 +92,10 @@ pub enum OtpError {
 impl From<DestinationRefusal> for OtpError {
     fn from(refusal: DestinationRefusal) -> Self {
         match refusal {
-            DestinationRefusal::CountryNotAllowed => Self::CountryNotAllowed,
+            DestinationRefusal::CountryNotAllowed | DestinationRefusal::CountryDenied => {
+                Self::CountryNotAllowed
+            }
+            DestinationRefusal::PrefixDenied => Self::DestinationNotAllowed,
             DestinationRefusal::UnsupportedNumberType => Self::UnsupportedNumberType,
         }
     }
@@ -157,8 +173,14 @@ where
     C: Clock,
     R: RandomSource,
 {
-    /// The service; warns once when test numbers are configured, since they bypass SMS.
+    /// The service; warns once when test numbers are configured, since they bypass SMS, and
+    /// when codes may go to every country, which SMS pumping feeds on.
     pub fn new(store: S, sms: M, clock: C, random: R, policy: Policy, key: HashKey) -> Self {
+        if policy.allowed_countries.is_none() {
+            tracing::warn!(
+                "OTP_ALLOWED_COUNTRIES allows every country: list the countries your users are in"
+            );
+        }
         if !policy.test_numbers.is_empty() {
             tracing::warn!(
                 test_numbers = policy.test_numbers.len(),
@@ -202,8 +224,18 @@ where
             };
             let now = self.clock.now();
             let (challenge, auth_code) = self.new_challenge(&request, &subject_key, &code, now);
-            let counters = self.send_counters(&request, &challenge, now);
-            let verified = self.reserve(&challenge, &counters, now).await?;
+            let counters = self.send_counters(&request, &challenge, test_code.is_some(), now);
+            // Test numbers cost nothing and convert by design: the breaker ignores them.
+            let destinations = match test_code {
+                None => self.watched_destinations(request.phone),
+                Some(_) => Vec::new(),
+            };
+            let known = if destinations.is_empty() {
+                None
+            } else {
+                Some(self.screen(&destinations, &challenge, now).await?)
+            };
+            let verified = self.reserve(&challenge, &counters, now, known).await?;
             let is_new_user = verified.is_none();
             let sms = self.policy.message(&code, request.phone, request.locales);
             if test_code.is_some() {
@@ -216,6 +248,7 @@ where
                 );
             } else {
                 let receipt = self.deliver(request.phone, &challenge, &counters, &sms).await?;
+                self.tally(&destinations, Tallied::Sent, now).await;
                 tracing::info!(
                     target: AUDIT,
                     event = "otp.sent",
@@ -259,19 +292,102 @@ where
         (challenge, auth_code)
     }
 
+    /// The destinations the breaker watches for `phone`: none when it is off.
+    fn watched_destinations(&self, phone: &PhoneNumber) -> Vec<Destination> {
+        match self.policy.breaker.mode {
+            BreakerMode::Off => Vec::new(),
+            BreakerMode::Enforce | BreakerMode::Monitor => {
+                breaker::destinations(&self.policy.breaker, phone)
+            }
+        }
+    }
+
+    /// The breaker's decision on a send, made before anything is written: reads the phone's
+    /// verification record and the destinations' tallies (both at once). The phone's
+    /// verified owner always passes. A destination that converts too little is tripped;
+    /// in monitor mode that is logged (`otp.would_refuse`) and the send goes on.
+    async fn screen(
+        &self,
+        destinations: &[Destination],
+        challenge: &Challenge,
+        now: EpochSeconds,
+    ) -> Result<Option<VerifiedPhone>, OtpError> {
+        let window = breaker::window(now);
+        let (verified, readings) = tokio::join!(
+            self.store.verified(&challenge.phone_key),
+            self.store.breaker_readings(destinations, &window)
+        );
+        let (verified, readings) = (verified?, readings?);
+        let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
+        if owner == Some(challenge.subject_key.as_str()) {
+            return Ok(verified);
+        }
+        let settings = &self.policy.breaker;
+        let verdict = destinations
+            .iter()
+            .zip(readings)
+            .find_map(|(destination, reading)| settings.verdict(destination, reading, now));
+        let Some(verdict) = verdict else {
+            return Ok(verified);
+        };
+        if verdict.trips_now
+            && let Err(error) = self.store.trip(&verdict.destination, verdict.until).await
+        {
+            // The next send decides again from the same tallies.
+            tracing::warn!(error = %error, "the breaker's trip could not be recorded");
+        }
+        let enforced = settings.mode == BreakerMode::Enforce;
+        let retry_after_seconds = verdict.until.saturating_sub(now).max(1);
+        tracing::info!(
+            target: AUDIT,
+            event = if enforced { "otp.refused" } else { "otp.would_refuse" },
+            would_refuse = !enforced,
+            rule = verdict.destination.scope.rule(),
+            destination = verdict.destination.value,
+            sent = verdict.tally.sent,
+            verified = verdict.tally.verified,
+            conversion = %verdict.conversion,
+            min_sends = settings.min_sends_of(verdict.destination.scope),
+            min_conversion = %settings.min_conversion,
+            tripped_now = verdict.trips_now,
+            retry_after_seconds,
+        );
+        if enforced {
+            Err(OtpError::DestinationThrottled { retry_after_seconds })
+        } else {
+            Ok(verified)
+        }
+    }
+
+    /// Adds `event` to the destinations' tallies; a failure is logged and lets the request
+    /// succeed, since the SMS went out (or the code verified) regardless.
+    async fn tally(&self, destinations: &[Destination], event: Tallied, now: EpochSeconds) {
+        if destinations.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.tally(destinations, event, now).await {
+            tracing::warn!(error = %error, ?event, "the breaker's tally could not be updated");
+        }
+    }
+
     /// Stores `challenge` within the send limits, and reads whether the phone has verified
-    /// (both at once). The phone's verified owner is not held to the per-phone cap, which
-    /// anyone can fill: when that cap alone refuses the owner, the send is tried again as
-    /// the owner, which the store checks atomically.
+    /// (both at once) unless `known` already says. The phone's verified owner is not held
+    /// to the per-phone cap, which anyone can fill: when that cap alone refuses the owner,
+    /// the send is tried again as the owner, which the store checks atomically.
     async fn reserve(
         &self,
         challenge: &Challenge,
         counters: &[Counter],
         now: EpochSeconds,
+        known: Option<Option<VerifiedPhone>>,
     ) -> Result<Option<VerifiedPhone>, OtpError> {
         let issue = Issue { challenge, counters, now, as_verified_owner: false };
-        let (verified, issued) =
-            tokio::join!(self.store.verified(&challenge.phone_key), self.store.issue(issue));
+        let (verified, issued) = match known {
+            Some(verified) => (Ok(verified), self.store.issue(issue).await),
+            None => {
+                tokio::join!(self.store.verified(&challenge.phone_key), self.store.issue(issue))
+            }
+        };
         let (verified, mut issued) = match (verified, issued) {
             (Ok(verified), Ok(issued)) => (verified, issued),
             (Err(error), _) | (_, Err(error)) => {
@@ -283,7 +399,7 @@ where
         };
         let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
         if let IssueOutcome::Refused(refusal) = &issued
-            && refusal.full == [CounterKind::Phone]
+            && refusal.full.iter().map(|full| full.kind).eq([CounterKind::Phone])
             && !refusal.cooldown
             && owner == Some(challenge.subject_key.as_str())
         {
@@ -298,13 +414,32 @@ where
         }
         match issued {
             IssueOutcome::Issued => Ok(verified),
-            IssueOutcome::Refused(refusal) => Err(self.rate_limited(&refusal, now)),
+            IssueOutcome::Refused(refusal) => Err(self.rate_limited(&refusal, counters, now)),
         }
     }
 
-    fn rate_limited(&self, refusal: &SendRefusal, now: EpochSeconds) -> OtpError {
+    /// The answer to a refused send, logged as `otp.refused` when a send budget refused it
+    /// (with the budget and its count) and as `otp.rate_limited` otherwise.
+    fn rate_limited(
+        &self,
+        refusal: &SendRefusal,
+        counters: &[Counter],
+        now: EpochSeconds,
+    ) -> OtpError {
         let retry_after_seconds = refusal.retry_at.saturating_sub(now).max(1);
-        let full: Vec<&str> = refusal.full.iter().map(|kind| kind.rule()).collect();
+        let full: Vec<&str> = refusal.full.iter().map(|full| full.kind.rule()).collect();
+        if let Some(budget) = refusal.full.iter().find(|full| full.kind.is_budget()) {
+            tracing::info!(
+                target: AUDIT,
+                event = "otp.refused",
+                rule = budget.kind.rule(),
+                limit = counters.iter().find(|c| c.kind == budget.kind).map(|c| c.limit),
+                count = budget.count,
+                retry_after_seconds,
+                full = ?full,
+            );
+            return OtpError::RateLimited { retry_after_seconds };
+        }
         let rule = match (refusal.cooldown, full.first()) {
             (true, _) => "cooldown",
             (false, Some(first)) => first,
@@ -386,6 +521,10 @@ where
             };
             match self.store.check(check).await? {
                 CheckOutcome::Verified { reassigned } => {
+                    if !is_test_number {
+                        let destinations = self.watched_destinations(request.phone);
+                        self.tally(&destinations, Tallied::Verified, now).await;
+                    }
                     if reassigned {
                         tracing::info!(target: AUDIT, event = "otp.reassigned");
                     }
@@ -443,15 +582,37 @@ where
         self.key.pseudonym("phone", phone.e164())
     }
 
-    /// The hourly counters a send must fit in; disabled limits (0) have none.
+    /// The counters a send must fit in: the hourly caps per phone, subject and address,
+    /// and (unless it goes to a test number, which costs nothing) the send budgets, global
+    /// and of the phone's country. Disabled limits (0) have none.
     fn send_counters(
         &self,
         request: &SendRequest<'_>,
         challenge: &Challenge,
+        test_number: bool,
         now: EpochSeconds,
     ) -> Vec<Counter> {
         let ip_key = request.client_ip.map(|ip| self.key.pseudonym("ip", &subscriber(ip)));
-        [
+        let policy = &self.policy;
+        let region = request.phone.region().filter(|_| !test_number);
+        let global = (!test_number).then(|| "all".to_owned());
+        let budgets = [
+            (CounterKind::BudgetHour, global.clone(), policy.max_sends_per_hour, HOUR),
+            (CounterKind::BudgetDay, global, policy.max_sends_per_day, DAY),
+            (
+                CounterKind::CountryHour,
+                region.map(str::to_owned),
+                region.map_or(0, |r| policy.max_sends_per_country_per_hour.for_region(r)),
+                HOUR,
+            ),
+            (
+                CounterKind::CountryDay,
+                region.map(str::to_owned),
+                region.map_or(0, |r| policy.max_sends_per_country_per_day.for_region(r)),
+                DAY,
+            ),
+        ];
+        let caps = [
             (
                 CounterKind::Phone,
                 Some(challenge.phone_key.clone()),
@@ -464,9 +625,11 @@ where
             ),
             (CounterKind::Ip, ip_key, self.policy.max_sends_per_ip_per_hour),
         ]
-        .into_iter()
-        .filter_map(|(kind, key, limit)| counter(kind, &key?, limit, now, HOUR))
-        .collect()
+        .map(|(kind, key, limit)| (kind, key, limit, HOUR));
+        caps.into_iter()
+            .chain(budgets)
+            .filter_map(|(kind, key, limit, window)| counter(kind, &key?, limit, now, window))
+            .collect()
     }
 
     /// The subject's counter of wrong codes today, unless that limit is off.

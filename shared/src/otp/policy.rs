@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::destinations::{Countries, NumberTypes, TestNumbers};
+use super::breaker::BreakerSettings;
+use super::destinations::{Countries, CountryLimits, NumberTypes, Prefixes, TestNumbers};
 use super::message::{Messages, Sms};
 use crate::phone::{NumberType, PhoneNumber};
 
@@ -30,10 +31,24 @@ pub struct Policy {
     /// Wrong codes one subject may submit per UTC day, across all its challenges
     /// (`OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY`).
     pub max_failed_verifications_per_subject_per_day: u32,
+    /// Codes sent to anyone per clock hour (`OTP_MAX_SENDS_PER_HOUR`).
+    pub max_sends_per_hour: u32,
+    /// Codes sent to anyone per UTC day (`OTP_MAX_SENDS_PER_DAY`).
+    pub max_sends_per_day: u32,
+    /// Codes sent to one country per clock hour (`OTP_MAX_SENDS_PER_COUNTRY_PER_HOUR`).
+    pub max_sends_per_country_per_hour: CountryLimits,
+    /// Codes sent to one country per UTC day (`OTP_MAX_SENDS_PER_COUNTRY_PER_DAY`).
+    pub max_sends_per_country_per_day: CountryLimits,
+    /// The conversion breaker (`OTP_BREAKER_*`).
+    pub breaker: BreakerSettings,
     /// The SMS texts, their languages and autofill lines (`SMS_*`).
     pub messages: Messages,
     /// Regions codes may be sent to (`OTP_ALLOWED_COUNTRIES`); `None` allows all.
     pub allowed_countries: Option<Countries>,
+    /// Regions codes are never sent to (`OTP_DENIED_COUNTRIES`).
+    pub denied_countries: Countries,
+    /// E.164 prefixes codes are never sent to (`OTP_DENIED_PREFIXES`).
+    pub denied_prefixes: Prefixes,
     /// Kinds of line no code is sent to (`OTP_BLOCKED_NUMBER_TYPES`).
     pub blocked_number_types: NumberTypes,
     /// Numbers that get a fixed code and no SMS (`OTP_TEST_NUMBERS`).
@@ -52,8 +67,15 @@ impl Default for Policy {
             max_sends_per_subject_per_hour: 10,
             max_sends_per_ip_per_hour: 50,
             max_failed_verifications_per_subject_per_day: 20,
+            max_sends_per_hour: 0,
+            max_sends_per_day: 0,
+            max_sends_per_country_per_hour: CountryLimits::default(),
+            max_sends_per_country_per_day: CountryLimits::default(),
+            breaker: BreakerSettings::default(),
             messages: Messages::default(),
             allowed_countries: None,
+            denied_countries: Countries::default(),
+            denied_prefixes: Prefixes::default(),
             blocked_number_types: NumberTypes::from([
                 NumberType::FixedLine,
                 NumberType::PremiumRate,
@@ -69,6 +91,10 @@ impl Default for Policy {
 pub enum DestinationRefusal {
     /// Its region is not in `OTP_ALLOWED_COUNTRIES`.
     CountryNotAllowed,
+    /// Its region is in `OTP_DENIED_COUNTRIES`.
+    CountryDenied,
+    /// It starts with a prefix in `OTP_DENIED_PREFIXES`.
+    PrefixDenied,
     /// Its kind of line is in `OTP_BLOCKED_NUMBER_TYPES`.
     UnsupportedNumberType,
 }
@@ -78,6 +104,8 @@ impl DestinationRefusal {
     pub const fn rule(self) -> &'static str {
         match self {
             Self::CountryNotAllowed => "country_not_allowed",
+            Self::CountryDenied => "country_denied",
+            Self::PrefixDenied => "prefix_denied",
             Self::UnsupportedNumberType => "number_type",
         }
     }
@@ -94,6 +122,10 @@ impl Policy {
             max_sends_per_subject_per_hour: 0,
             max_sends_per_ip_per_hour: 0,
             max_failed_verifications_per_subject_per_day: 0,
+            breaker: BreakerSettings {
+                mode: super::breaker::BreakerMode::Off,
+                ..BreakerSettings::default()
+            },
             ..Self::default()
         }
     }
@@ -108,6 +140,10 @@ impl Policy {
             |allowed: &Countries| phone.region().is_some_and(|r| allowed.contains(r));
         if self.allowed_countries.as_ref().is_some_and(|allowed| !region_allowed(allowed)) {
             Some(DestinationRefusal::CountryNotAllowed)
+        } else if phone.region().is_some_and(|region| self.denied_countries.contains(region)) {
+            Some(DestinationRefusal::CountryDenied)
+        } else if self.denied_prefixes.matching(phone).is_some() {
+            Some(DestinationRefusal::PrefixDenied)
         } else if self.blocked_number_types.contains(phone.number_type()) {
             Some(DestinationRefusal::UnsupportedNumberType)
         } else {
@@ -148,8 +184,15 @@ impl fmt::Debug for Policy {
                 "max_failed_verifications_per_subject_per_day",
                 &self.max_failed_verifications_per_subject_per_day,
             )
+            .field("max_sends_per_hour", &self.max_sends_per_hour)
+            .field("max_sends_per_day", &self.max_sends_per_day)
+            .field("max_sends_per_country_per_hour", &self.max_sends_per_country_per_hour)
+            .field("max_sends_per_country_per_day", &self.max_sends_per_country_per_day)
+            .field("breaker", &self.breaker)
             .field("messages", &self.messages)
             .field("allowed_countries", &self.allowed_countries)
+            .field("denied_countries", &self.denied_countries)
+            .field("denied_prefixes", &self.denied_prefixes)
             .field("blocked_number_types", &self.blocked_number_types)
             .field("test_numbers", &self.test_numbers)
             .finish()
@@ -179,6 +222,20 @@ mod tests {
             Some(DestinationRefusal::UnsupportedNumberType),
             "a Delhi landline"
         );
+        let denied = Policy {
+            denied_countries: "GB".parse().unwrap(),
+            denied_prefixes: "+2327".parse().unwrap(),
+            ..Policy::default()
+        };
+        assert_eq!(
+            denied.destination_refusal(&phone("+447400123456")),
+            Some(DestinationRefusal::CountryDenied)
+        );
+        assert_eq!(
+            denied.destination_refusal(&phone("+23276123456")),
+            Some(DestinationRefusal::PrefixDenied)
+        );
+        assert_eq!(denied.destination_refusal(&phone("+919876543219")), None);
         let open = Policy { blocked_number_types: "none".parse().unwrap(), ..Policy::default() };
         assert_eq!(open.destination_refusal(&phone("+911123456789")), None);
         assert_eq!(open.destination_refusal(&phone("+447400123456")), None);

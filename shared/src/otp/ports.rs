@@ -7,6 +7,7 @@
 use std::error::Error;
 use std::future::Future;
 
+use super::breaker::{Destination, Reading, Tallied};
 use super::message::Sms;
 use crate::phone::PhoneNumber;
 
@@ -159,6 +160,14 @@ pub enum CounterKind {
     Ip,
     /// Wrong codes one subject submitted, in a day.
     Failures,
+    /// Codes sent to anyone, in an hour.
+    BudgetHour,
+    /// Codes sent to anyone, in a day.
+    BudgetDay,
+    /// Codes sent to one country, in an hour.
+    CountryHour,
+    /// Codes sent to one country, in a day.
+    CountryDay,
 }
 
 impl CounterKind {
@@ -169,6 +178,10 @@ impl CounterKind {
             Self::Subject => "subject_hour",
             Self::Ip => "ip_hour",
             Self::Failures => "failures_day",
+            Self::BudgetHour => "budget_hour",
+            Self::BudgetDay => "budget_day",
+            Self::CountryHour => "budget_country_hour",
+            Self::CountryDay => "budget_country_day",
         }
     }
 
@@ -179,7 +192,17 @@ impl CounterKind {
             Self::Subject => "subject",
             Self::Ip => "ip",
             Self::Failures => "failures",
+            Self::BudgetHour => "budget_hour",
+            Self::BudgetDay => "budget_day",
+            Self::CountryHour => "country_hour",
+            Self::CountryDay => "country_day",
         }
+    }
+
+    /// Whether it is a send budget (every caller's sends together), rather than a limit
+    /// on one caller, phone or address.
+    pub const fn is_budget(self) -> bool {
+        matches!(self, Self::BudgetHour | Self::BudgetDay | Self::CountryHour | Self::CountryDay)
     }
 }
 
@@ -228,9 +251,18 @@ pub struct SendRefusal {
     /// The subject's challenge for this phone is within its resend cooldown.
     pub cooldown: bool,
     /// The counters that are full.
-    pub full: Vec<CounterKind>,
+    pub full: Vec<FullCounter>,
     /// `as_verified_owner` was set but the subject is not (or no longer) the owner.
     pub not_owner: bool,
+}
+
+/// A counter that refused a send, with what it held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FullCounter {
+    /// What it counts.
+    pub kind: CounterKind,
+    /// Its count when it refused.
+    pub count: u32,
 }
 
 /// A challenge to take back after its SMS failed.
@@ -330,4 +362,30 @@ pub trait ChallengeStore: Clone + Send + Sync + 'static {
         &self,
         check: Check<'_>,
     ) -> impl Future<Output = Result<CheckOutcome, StoreError>> + Send;
+
+    /// Each destination's tally summed over the buckets starting at `window`, and its
+    /// recorded trip; in the order of `destinations`.
+    fn breaker_readings(
+        &self,
+        destinations: &[Destination],
+        window: &[EpochSeconds],
+    ) -> impl Future<Output = Result<Vec<Reading>, StoreError>> + Send;
+
+    /// Adds one `event` to each destination's tally in the bucket of `now`. A tally is a
+    /// heuristic's input: a write whose answer was lost is not retried, so it never counts
+    /// twice, and may count once less.
+    fn tally(
+        &self,
+        destinations: &[Destination],
+        event: Tallied,
+        now: EpochSeconds,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records that `destination` is tripped until `until`, unless a trip that lasts at
+    /// least as long is recorded already.
+    fn trip(
+        &self,
+        destination: &Destination,
+        until: EpochSeconds,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

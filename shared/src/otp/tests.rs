@@ -321,6 +321,50 @@ async fn refused_destinations_get_no_sms_and_say_why() {
 }
 
 #[tokio::test]
+async fn denied_countries_and_prefixes_get_no_sms() {
+    let h = harness(Policy {
+        denied_countries: "GB".parse().unwrap(),
+        denied_prefixes: "+91700".parse().unwrap(),
+        ..Policy::default()
+    });
+    let british = PhoneNumber::parse("+447400123456", "").unwrap();
+    let pumped = PhoneNumber::parse("+917000012345", "").unwrap();
+    let result = h.send_from("alice", &british, None).await;
+    assert!(matches!(result, Err(OtpError::CountryNotAllowed)));
+    let result = h.send_from("alice", &pumped, None).await;
+    assert!(matches!(result, Err(OtpError::DestinationNotAllowed)));
+    assert!(h.inbox.messages().is_empty());
+    h.send("alice").await.unwrap();
+}
+
+#[tokio::test]
+async fn budgets_count_every_caller_and_reset_with_their_window() {
+    let h = harness(Policy {
+        max_sends_per_hour: 2,
+        max_sends_per_country_per_day: "IN=3".parse().unwrap(),
+        test_numbers: "+919876500000=424242".parse().unwrap(),
+        ..Policy::without_send_limits()
+    });
+    let phone = |n: u32| PhoneNumber::parse(&format!("+9198765{:05}", 10_000 + n), "").unwrap();
+    let test_number = PhoneNumber::parse("+919876500000", "").unwrap();
+    h.send_from("s1", &phone(1), None).await.unwrap();
+    h.send_from("s2", &test_number, None).await.unwrap();
+    h.send_from("s3", &phone(2), None).await.unwrap();
+    let refused = h.send_from("s4", &phone(3), None).await;
+    let Err(OtpError::RateLimited { retry_after_seconds }) = refused else {
+        panic!("the hourly budget: {refused:?}")
+    };
+    assert_eq!(retry_after_seconds, 3600, "until the clock hour ends");
+    assert_eq!(h.inbox.messages().len(), 2, "the test number cost nothing and counted nowhere");
+    h.clock.advance(3600);
+    h.send_from("s4", &phone(3), None).await.unwrap();
+    let refused = h.send_from("s5", &phone(4), None).await;
+    assert!(matches!(refused, Err(OtpError::RateLimited { .. })), "India's daily budget");
+    let us = PhoneNumber::parse("+14155550100", "").unwrap();
+    h.send_from("s5", &us, None).await.unwrap();
+}
+
+#[tokio::test]
 async fn test_numbers_get_no_sms_but_every_other_rule() {
     let h = harness(Policy {
         test_numbers: "+919876543219=424242".parse().unwrap(),

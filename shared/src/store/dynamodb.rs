@@ -7,6 +7,9 @@
 //! - `counter#<kind>#<pseudonym>#<window start>`: one fixed-window counter;
 //! - `verified#<phone pseudonym>`: the phone has verified; `owner` is the pseudonym of the
 //!   subject that verified it last. Never expires.
+//! - `breaker#<prefix|country>#<digits or region>#<bucket start>`: the breaker's tally of
+//!   sends and verifications in one ten-minute bucket (`sent_count`, `verified_count`);
+//! - `breaker#<prefix|country>#<digits or region>#trip`: until when it is tripped.
 //!
 //! Every write is safe to retry after its answer was lost: a retried transaction carries the
 //! SDK's idempotency token, and each condition also recognises the request's own earlier
@@ -18,17 +21,21 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Delete, Put,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
+use crate::otp::breaker::{self, Destination, Reading, Tallied, Tally};
 use crate::otp::ports::{
-    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind, Issue,
-    IssueOutcome, SendRefusal, StoreError, VerifiedPhone, Withdrawal,
+    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind,
+    EpochSeconds, FullCounter, Issue, IssueOutcome, SendRefusal, StoreError, VerifiedPhone,
+    Withdrawal,
 };
 
 /// The longest one store call may take, retries included, unless the store is made with
@@ -132,7 +139,10 @@ impl DynamoStore {
         if limited {
             update = update
                 .condition_expression("attribute_not_exists(sends) OR sends < :limit")
-                .expression_attribute_values(":limit", number(counter.limit));
+                .expression_attribute_values(":limit", number(counter.limit))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
         }
         Ok(TransactWriteItem::builder().update(update.build().map_err(StoreError::new)?).build())
     }
@@ -188,7 +198,10 @@ impl DynamoStore {
                     refusal.retry_at = refusal.retry_at.max(numeric(stored, "resend_after")?);
                 }
                 Some(Some(counter)) => {
-                    refusal.full.push(counter.kind);
+                    // A full counter holds its limit, unless refunds moved it since.
+                    let count = reason.item().and_then(|item| numeric(item, "sends").ok());
+                    let count = count.unwrap_or(counter.limit);
+                    refusal.full.push(FullCounter { kind: counter.kind, count });
                     refusal.retry_at = refusal.retry_at.max(counter.resets_at);
                 }
                 Some(None) => {
@@ -461,6 +474,150 @@ impl ChallengeStore for DynamoStore {
     async fn check(&self, check: Check<'_>) -> Result<CheckOutcome, StoreError> {
         self.within_budget(self.check_once(check)).await
     }
+
+    async fn breaker_readings(
+        &self,
+        destinations: &[Destination],
+        window: &[EpochSeconds],
+    ) -> Result<Vec<Reading>, StoreError> {
+        self.within_budget(self.breaker_readings_once(destinations, window)).await
+    }
+
+    async fn tally(
+        &self,
+        destinations: &[Destination],
+        event: Tallied,
+        now: EpochSeconds,
+    ) -> Result<(), StoreError> {
+        self.within_budget(self.tally_once(destinations, event, now)).await
+    }
+
+    async fn trip(&self, destination: &Destination, until: EpochSeconds) -> Result<(), StoreError> {
+        self.within_budget(async {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", breaker_key(&destination.trip_key()))
+                .item("tripped_until", number(until))
+                .item("purge_at", number(until))
+                .condition_expression(
+                    "attribute_not_exists(tripped_until) OR tripped_until < :until",
+                )
+                .expression_attribute_values(":until", number(until))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(SdkError::ServiceError(error))
+                    if matches!(error.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                {
+                    Ok(()) // a trip as long or longer is recorded
+                }
+                Err(error) => Err(StoreError::new(error)),
+            }
+        })
+        .await
+    }
+}
+
+impl DynamoStore {
+    /// Reads every bucket of the window and the trip of each destination in one
+    /// `BatchGetItem` (eventually consistent: a tally a moment old decides as well), asking
+    /// again for any keys DynamoDB left unprocessed.
+    async fn breaker_readings_once(
+        &self,
+        destinations: &[Destination],
+        window: &[EpochSeconds],
+    ) -> Result<Vec<Reading>, StoreError> {
+        let mut wanted: Vec<String> = Vec::new();
+        for destination in destinations {
+            wanted.extend(window.iter().map(|bucket| destination.bucket_key(*bucket)));
+            wanted.push(destination.trip_key());
+        }
+        let mut found: HashMap<String, Item> = HashMap::new();
+        for chunk in wanted.chunks(100) {
+            let keys = chunk.iter().map(|key| HashMap::from([("pk".to_owned(), breaker_key(key))]));
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys.collect()))
+                .build()
+                .map_err(StoreError::new)?;
+            let mut pause = Duration::from_millis(10);
+            loop {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(StoreError::new)?;
+                for item in
+                    output.responses.unwrap_or_default().remove(&self.table).unwrap_or_default()
+                {
+                    let key = text(&item, "pk")?.trim_start_matches("breaker#").to_owned();
+                    found.insert(key, item);
+                }
+                match output.unprocessed_keys.unwrap_or_default().remove(&self.table) {
+                    Some(left) if !left.keys().is_empty() => request = left,
+                    _ => break,
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+        }
+        let count = |item: Option<&Item>, name| item.and_then(|item| numeric(item, name).ok());
+        Ok(destinations
+            .iter()
+            .map(|destination| Reading {
+                tally: window.iter().fold(Tally::default(), |sum, bucket| {
+                    let item = found.get(&destination.bucket_key(*bucket));
+                    sum + Tally {
+                        sent: count(item, "sent_count").unwrap_or(0),
+                        verified: count(item, "verified_count").unwrap_or(0),
+                    }
+                }),
+                tripped_until: count(found.get(&destination.trip_key()), "tripped_until"),
+            })
+            .collect())
+    }
+
+    /// One `UpdateItem` per destination, all at once, each attempted once: an `ADD` is not
+    /// idempotent, and a tally one short is better than one counted twice.
+    async fn tally_once(
+        &self,
+        destinations: &[Destination],
+        event: Tallied,
+        now: EpochSeconds,
+    ) -> Result<(), StoreError> {
+        let bucket = breaker::bucket_of(now);
+        let field = match event {
+            Tallied::Sent => "sent_count",
+            Tallied::Verified => "verified_count",
+        };
+        let mut updates = tokio::task::JoinSet::new();
+        for destination in destinations {
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", breaker_key(&destination.bucket_key(bucket)))
+                .update_expression(format!(
+                    "SET purge_at = if_not_exists(purge_at, :purge_at) ADD {field} :one"
+                ))
+                .expression_attribute_values(":purge_at", number(breaker::bucket_expiry(bucket)))
+                .expression_attribute_values(":one", number(1))
+                .customize()
+                .config_override(
+                    aws_sdk_dynamodb::config::Builder::default()
+                        .retry_config(RetryConfig::disabled()),
+                );
+            updates.spawn(update.send());
+        }
+        while let Some(done) = updates.join_next().await {
+            done.map_err(StoreError::new)?.map_err(StoreError::new)?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether a cancellation reason is a failed condition.
@@ -474,6 +631,10 @@ fn challenge_key(phone_key: &str, subject_key: &str) -> AttributeValue {
 
 fn verified_key(phone_key: &str) -> AttributeValue {
     AttributeValue::S(format!("verified#{phone_key}"))
+}
+
+fn breaker_key(key: &str) -> AttributeValue {
+    AttributeValue::S(format!("breaker#{key}"))
 }
 
 fn counter_key(counter: &Counter) -> AttributeValue {

@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::otp::breaker::{self, Destination, Reading, Tallied, Tally};
 use crate::otp::ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, CounterKind, EpochSeconds,
-    Issue, IssueOutcome, SendRefusal, StoreError, VerifiedPhone, Withdrawal,
+    FullCounter, Issue, IssueOutcome, SendRefusal, StoreError, VerifiedPhone, Withdrawal,
 };
 
 /// Challenges, counters and verified phones in a `HashMap` each. Clones share them.
@@ -24,6 +25,9 @@ struct State {
     counters: HashMap<String, (u32, EpochSeconds)>,
     /// Phone key to the subject key of its verified owner.
     owners: HashMap<String, String>,
+    /// The breaker's tallies by bucket key, and its trips by trip key.
+    tallies: HashMap<String, Tally>,
+    trips: HashMap<String, EpochSeconds>,
 }
 
 impl MemoryStore {
@@ -89,8 +93,9 @@ impl ChallengeStore for MemoryStore {
         }
         for counter in issue.counters {
             let waived = issue.as_verified_owner && counter.kind == CounterKind::Phone;
-            if !waived && state.count(&counter.key) >= counter.limit {
-                refusal.full.push(counter.kind);
+            let count = state.count(&counter.key);
+            if !waived && count >= counter.limit {
+                refusal.full.push(FullCounter { kind: counter.kind, count });
                 refusal.retry_at = refusal.retry_at.max(counter.resets_at);
             }
         }
@@ -135,7 +140,7 @@ impl ChallengeStore for MemoryStore {
         {
             return Ok(CheckOutcome::TooManyFailures { retry_at: failures.resets_at });
         }
-        let State { challenges, counters, owners } = &mut *state;
+        let State { challenges, counters, owners, .. } = &mut *state;
         let Some(stored) = challenges.get_mut(&slot) else {
             return Ok(CheckOutcome::Refused(AttemptRefusal::NoChallenge));
         };
@@ -159,5 +164,53 @@ impl ChallengeStore for MemoryStore {
         };
         stored.checks.push((check.attempt_id.to_owned(), outcome.clone()));
         Ok(outcome)
+    }
+
+    async fn breaker_readings(
+        &self,
+        destinations: &[Destination],
+        window: &[EpochSeconds],
+    ) -> Result<Vec<Reading>, StoreError> {
+        let state = self.state();
+        Ok(destinations
+            .iter()
+            .map(|destination| Reading {
+                tally: window
+                    .iter()
+                    .filter_map(|bucket| state.tallies.get(&destination.bucket_key(*bucket)))
+                    .fold(Tally::default(), |sum, tally| sum + *tally),
+                tripped_until: state.trips.get(&destination.trip_key()).copied(),
+            })
+            .collect())
+    }
+
+    async fn tally(
+        &self,
+        destinations: &[Destination],
+        event: Tallied,
+        now: EpochSeconds,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let bucket = breaker::bucket_of(now);
+        // Buckets no window reaches any more are dropped, as DynamoDB's TTL would.
+        let oldest = now.saturating_sub(breaker::BUCKETS * breaker::BUCKET_SECONDS);
+        state.tallies.retain(|key, _| {
+            key.rsplit('#').next().and_then(|start| start.parse::<u64>().ok()) >= Some(oldest)
+        });
+        for destination in destinations {
+            let tally = state.tallies.entry(destination.bucket_key(bucket)).or_default();
+            match event {
+                Tallied::Sent => tally.sent += 1,
+                Tallied::Verified => tally.verified += 1,
+            }
+        }
+        Ok(())
+    }
+
+    async fn trip(&self, destination: &Destination, until: EpochSeconds) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let recorded = state.trips.entry(destination.trip_key()).or_insert(until);
+        *recorded = (*recorded).max(until);
+        Ok(())
     }
 }

@@ -49,15 +49,25 @@ struct Cell {
 
 fn cells() -> Vec<Cell> {
     let mut cells = Vec::new();
+    // A send reads the phone's record and the breaker's tallies (GetItem, BatchGetItem),
+    // reserves (TransactWriteItems), sends (Publish) and tallies the send (UpdateItem); a
+    // check consumes (TransactWriteItems) and tallies the verification (UpdateItem). The
+    // breaker's trip (PutItem) happens only on a refused send, outside these paths.
     for endpoint in [Endpoint::Register, Endpoint::Resend] {
-        for operation in ["DynamoDB:GetItem", "DynamoDB:TransactWriteItems"] {
+        for operation in
+            ["DynamoDB:GetItem", "DynamoDB:BatchGetItem", "DynamoDB:TransactWriteItems"]
+        {
             cells.extend(DYNAMODB_FAULTS.map(|fault| Cell { endpoint, operation, fault }));
         }
         let operation = "SNS:Publish";
         cells.extend(SNS_FAULTS.map(|fault| Cell { endpoint, operation, fault }));
+        let operation = "DynamoDB:UpdateItem";
+        cells.extend(DYNAMODB_FAULTS.map(|fault| Cell { endpoint, operation, fault }));
     }
-    let (endpoint, operation) = (Endpoint::Verify, "DynamoDB:TransactWriteItems");
-    cells.extend(DYNAMODB_FAULTS.map(|fault| Cell { endpoint, operation, fault }));
+    for operation in ["DynamoDB:TransactWriteItems", "DynamoDB:UpdateItem"] {
+        let endpoint = Endpoint::Verify;
+        cells.extend(DYNAMODB_FAULTS.map(|fault| Cell { endpoint, operation, fault }));
+    }
     cells
 }
 

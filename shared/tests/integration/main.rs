@@ -3,6 +3,7 @@
 //! and the AWS adapters against moto. Helpers come from `otp-testkit`.
 #![allow(clippy::unwrap_used)]
 
+mod breaker_campaign;
 mod documented_defaults;
 mod fault_matrix;
 mod http;

@@ -2,8 +2,8 @@
 //! one on moto. Every rule of the OTP policy that a store enforces is here once.
 
 use otp_shared::otp::ports::{
-    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind, Issue,
-    IssueOutcome, SendRefusal, Withdrawal,
+    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind,
+    FullCounter, Issue, IssueOutcome, SendRefusal, Withdrawal,
 };
 use otp_shared::store::DynamoStore;
 use otp_testkit::moto::{fresh_table, sdk};
@@ -141,7 +141,7 @@ async fn a_full_counter_refuses_and_a_refused_send_counts_nowhere(store: impl Ch
     let refused = issue(&store, &challenge("c3", "s-c3"), &counters).await;
     let full = SendRefusal {
         retry_at: NOW + 3600,
-        full: vec![CounterKind::Phone],
+        full: vec![FullCounter { kind: CounterKind::Phone, count: 2 }],
         ..SendRefusal::default()
     };
     assert_eq!(refused, IssueOutcome::Refused(full));
@@ -354,7 +354,10 @@ async fn parallel_sends_never_exceed_a_counter(store: impl ChallengeStore) {
     for task in tasks {
         match task.await.unwrap() {
             IssueOutcome::Issued => issued += 1,
-            IssueOutcome::Refused(refusal) => assert_eq!(refusal.full, [CounterKind::Ip]),
+            IssueOutcome::Refused(refusal) => {
+                let ip = FullCounter { kind: CounterKind::Ip, count: 5 };
+                assert_eq!(refusal.full, [ip]);
+            }
         }
     }
     assert_eq!(issued, 5);
@@ -380,6 +383,39 @@ async fn parallel_right_codes_verify_once(store: impl ChallengeStore) {
     assert_eq!(verified, 1);
 }
 
+async fn breaker_tallies_sum_over_the_window_and_trips_only_lengthen(store: impl ChallengeStore) {
+    use otp_shared::otp::breaker::{Destination, Reading, Scope, Tallied, Tally, window};
+    let prefix = Destination { scope: Scope::Prefix, value: "91700".into() };
+    let country = Destination { scope: Scope::Country, value: "IN".into() };
+    let both = [prefix.clone(), country.clone()];
+    for (at, event) in [
+        (NOW, Tallied::Sent),
+        (NOW + 700, Tallied::Sent),
+        (NOW + 700, Tallied::Verified),
+        (NOW + 3000, Tallied::Sent),
+    ] {
+        store.tally(&both, event, at).await.unwrap();
+    }
+    store.tally(std::slice::from_ref(&country), Tallied::Sent, NOW + 3000).await.unwrap();
+    let reading = |sent, verified| Reading { tally: Tally { sent, verified }, tripped_until: None };
+    let now = store.breaker_readings(&both, &window(NOW + 3000)).await.unwrap();
+    assert_eq!(now, [reading(3, 1), reading(4, 1)]);
+    // An hour on, the first bucket has left the window; later the rest do too.
+    let later = store.breaker_readings(&both, &window(NOW + 3600)).await.unwrap();
+    assert_eq!(later, [reading(2, 1), reading(3, 1)]);
+    let gone = store.breaker_readings(&both, &window(NOW + 3000 + 3600)).await.unwrap();
+    assert_eq!(gone, [reading(0, 0), reading(0, 0)]);
+
+    store.trip(&prefix, NOW + 3600).await.unwrap();
+    store.trip(&prefix, NOW + 1800).await.unwrap();
+    let tripped = store.breaker_readings(&both, &window(NOW)).await.unwrap();
+    assert_eq!(tripped[0].tripped_until, Some(NOW + 3600), "a shorter trip changes nothing");
+    assert_eq!(tripped[1].tripped_until, None, "the country is not tripped");
+    store.trip(&prefix, NOW + 7200).await.unwrap();
+    let longer = store.breaker_readings(&both, &window(NOW)).await.unwrap();
+    assert_eq!(longer[0].tripped_until, Some(NOW + 7200));
+}
+
 /// A DynamoDB store on a fresh table of the emulator.
 async fn dynamodb() -> DynamoStore {
     let sdk = sdk().await;
@@ -400,6 +436,7 @@ macro_rules! contract {
 }
 
 contract![
+    breaker_tallies_sum_over_the_window_and_trips_only_lengthen,
     a_right_code_verifies_once_and_records_the_owner,
     wrong_codes_count_attempts_until_the_challenge_is_locked,
     refusals_say_why,

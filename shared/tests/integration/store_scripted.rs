@@ -18,8 +18,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use aws_smithy_types::retry::RetryConfig;
 use otp_shared::otp::ports::{
-    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind, Issue,
-    IssueOutcome, SendRefusal,
+    AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind,
+    FullCounter, Issue, IssueOutcome, SendRefusal,
 };
 use otp_shared::store::DynamoStore;
 
@@ -177,13 +177,16 @@ async fn cancellation_reasons_say_which_limit_refused_a_send() {
     let full = mock!(Client::transact_write_items).then_error(|| {
         cancelled(vec![
             reason("None", None),
-            reason("ConditionalCheckFailed", None),
+            reason("ConditionalCheckFailed", Some(vec![("sends", n(7))])),
             reason("ConditionalCheckFailed", None),
         ])
     });
     let refusal = SendRefusal {
         retry_at: NOW + 3600,
-        full: vec![CounterKind::Phone, CounterKind::Ip],
+        full: vec![
+            FullCounter { kind: CounterKind::Phone, count: 7 },
+            FullCounter { kind: CounterKind::Ip, count: 50 },
+        ],
         ..SendRefusal::default()
     };
     assert_eq!(issue(&store(&[&full])).await.unwrap(), IssueOutcome::Refused(refusal));

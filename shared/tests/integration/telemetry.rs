@@ -1,6 +1,6 @@
 //! What the logs and the metrics say. Each test installs its subscriber for its own thread
-//! only (`set_default`; `#[tokio::test]` polls everything on that thread), so tests of the
-//! binary run side by side without seeing each other's lines.
+//! only (`otp_testkit::scoped_subscriber`; `#[tokio::test]` polls everything on that
+//! thread), so tests of the binary run side by side without seeing each other's lines.
 
 use otp_shared::aws::api_from_lookup;
 use otp_shared::http::Endpoint;
@@ -24,7 +24,7 @@ async fn logs_carry_events_but_no_code_token_or_full_phone() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _default = otp_testkit::scoped_subscriber(subscriber);
 
     let inbox = Inbox::new();
     let api = api().sms(inbox.clone()).build().await;
@@ -67,7 +67,7 @@ async fn each_lifecycle_event_is_one_metric_line() {
     let writer = lines.clone();
     let subscriber =
         tracing_subscriber::registry().with(EmfLayer::new("OtpTest", move || writer.clone()));
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _default = otp_testkit::scoped_subscriber(subscriber);
 
     let otp = service().policy(Policy { max_attempts: 1, ..Policy::default() }).build();
     let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
@@ -111,7 +111,7 @@ async fn a_function_at(level: &str) -> (String, String, Vec<String>) {
         move || metric_writer.clone(),
         "OtpTest",
     );
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _default = otp_testkit::scoped_subscriber(subscriber);
     // What the runtime and the SDK write at TRACE, had they the chance: raw events and
     // request bodies.
     tracing::trace!(target: "lambda_runtime::layers::api_client", "raw event 9876543219");

@@ -71,8 +71,9 @@ const DIMENSION_RESOURCES: [(&str, &str); 3] = [
 ];
 
 /// The DynamoDB operations the functions call (README, Requests per call, asserted by
-/// `moto::end_to_end`).
-const TABLE_OPERATIONS: [&str; 2] = ["GetItem", "TransactWriteItems"];
+/// `moto::end_to_end`; `PutItem` records a breaker trip).
+const TABLE_OPERATIONS: [&str; 5] =
+    ["GetItem", "BatchGetItem", "TransactWriteItems", "UpdateItem", "PutItem"];
 
 fn text(value: &Value) -> String {
     match value {
@@ -201,27 +202,33 @@ fn dashboard_metrics(resources: &serde_yaml_ng::Mapping) -> Vec<MetricUse> {
     uses
 }
 
-/// The lifecycle events the code logs: every `"otp.*"` literal in the crate's source.
-fn logged_events() -> BTreeSet<String> {
-    fn visit(dir: &Path, events: &mut BTreeSet<String>) {
+/// The crate's source, every file of it.
+fn source() -> String {
+    fn visit(dir: &Path, text: &mut String) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                visit(&path, events);
+                visit(&path, text);
             } else if path.extension().is_some_and(|ext| ext == "rs") {
-                let source = std::fs::read_to_string(&path).unwrap();
-                for piece in source.split("\"otp.").skip(1) {
-                    let name: String =
-                        piece.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-                    if piece[name.len()..].starts_with('"') && !name.is_empty() {
-                        events.insert(format!("otp.{name}"));
-                    }
-                }
+                text.push_str(&std::fs::read_to_string(&path).unwrap());
             }
         }
     }
+    let mut text = String::new();
+    visit(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut text);
+    text
+}
+
+/// The lifecycle events the code logs: every `"otp.*"` literal in the crate's source.
+fn logged_events() -> BTreeSet<String> {
     let mut events = BTreeSet::new();
-    visit(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut events);
+    for piece in source().split("\"otp.").skip(1) {
+        let name: String =
+            piece.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+        if piece[name.len()..].starts_with('"') && !name.is_empty() {
+            events.insert(format!("otp.{name}"));
+        }
+    }
     events
 }
 
@@ -284,6 +291,11 @@ fn check(
         let event = &metric.dimensions["Event"];
         for event in event.split('|').filter(|event| *event != "*") {
             assert!(events.contains(event), "{metric:?}: the code logs no {event}");
+        }
+        let rules = metric.dimensions.get("Rule").map_or("*", String::as_str);
+        for rule in rules.split('|').filter(|rule| *rule != "*") {
+            let named = source().contains(&format!("\"{rule}\""));
+            assert!(named, "{metric:?}: the code names no rule {rule}");
         }
         return;
     }
@@ -357,6 +369,8 @@ fn every_alarm_and_widget_reads_a_metric_that_is_emitted() {
         (OURS, "Count", Some(("Event", "otp.sms_failed"))),
         (OURS, "Count", Some(("Event", "otp.rate_limited"))),
         (OURS, "Count", Some(("Event", "otp.refused"))),
+        (OURS, "Count", Some(("Rule", "breaker_prefix"))),
+        (OURS, "Count", Some(("Rule", "budget_day"))),
     ] {
         assert!(
             watched(namespace, name, dimension),
@@ -391,6 +405,10 @@ fn the_checks_catch_a_metric_nobody_emits() {
     };
     assert!(!fails(ours("otp.sent", &["Event", "Country"])));
     assert!(fails(ours("otp.sms_lost", &["Event"])), "an event the code never logs");
+    let mut rule = ours("otp.refused", &["Event", "Rule"]);
+    assert!(!fails(rule.clone()));
+    rule.dimensions.insert("Rule".into(), "budget_week".into());
+    assert!(fails(rule), "a rule the code never names");
     assert!(
         fails(ours("otp.sent", &["Event", "Country", "Rule"])),
         "a dimension set never written"
