@@ -6,12 +6,12 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-load build emulator fuzz fault-matrix load
+.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-load test-bench bench build emulator fuzz fault-matrix load
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
 
-test: lint deny test-rust test-template test-contract test-scripts test-load
+test: lint deny test-rust test-template test-contract test-scripts test-load test-bench
 
 lint:
 	cargo fmt --all --check
@@ -65,6 +65,25 @@ audit: $(DENY)
 
 $(DENY):
 	cargo install --quiet --locked --root .tools cargo-deny@$(DENY_VERSION)
+
+# The functions' start-up and per-request cost against a bare lambda_http function: the
+# release binaries under the Runtime API emulator, against moto behind the counting proxy,
+# also over TLS. Prints the table and writes target/bench/latest.json (BENCH_COMPARE=FILE
+# compares with an earlier run). scripts/bench.py says what each figure is.
+BENCH_COLD ?= 15
+BENCH_WARM ?= 300
+BENCH_BINARIES := -p otp-register -p otp-resend -p otp-verify -p otp-bench-baseline
+bench: $(TOOLS)
+	cargo build -q --release $(BENCH_BINARIES)
+	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/bench.py --target-dir target/release \
+	  --moto "$$MOTO_ENDPOINT" --cold $(BENCH_COLD) --warm $(BENCH_WARM) --tls \
+	  --json target/bench/latest.json $(if $(BENCH_COMPARE),--compare $(BENCH_COMPARE))'
+
+# One cold start and ten warm invocations of each (debug build), so `make bench` cannot rot.
+test-bench: $(TOOLS)
+	cargo build -q $(BENCH_BINARIES)
+	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/bench.py --target-dir target/debug \
+	  --moto "$$MOTO_ENDPOINT" --cold 1 --warm 10 --tls'
 
 test-template: $(TOOLS)
 	$(VENV)/bin/cfn-lint template.yaml

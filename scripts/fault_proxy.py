@@ -16,6 +16,7 @@ import http.client
 import json
 import math
 import signal
+import ssl
 import socket
 import struct
 import sys
@@ -142,6 +143,7 @@ class ProxyState:
         self.rules: dict[str, FaultRule] = {}
         self.requests: Counter[str] = Counter()
         self.faulted: Counter[str] = Counter()
+        self.sms: dict[str, list[str]] = {}
 
     def count_call(self, operation: str) -> FaultRule | None:
         """Counts a call to operation; returns the rule whose fault it gets, if any."""
@@ -193,6 +195,9 @@ class FaultProxyHandler(BaseHTTPRequestHandler):
     """Answers one client connection: control requests, faults, or forwarded requests."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle's algorithm the body waits for
+    # the client's delayed ACK of the headers, 40 ms a request.
+    disable_nagle_algorithm = True
     server: "FaultProxyServer"
 
     def handle(self) -> None:
@@ -223,6 +228,11 @@ class FaultProxyHandler(BaseHTTPRequestHandler):
         if fault == "delay":
             time.sleep(rule.delay_seconds)
         answer = self.forward(body)
+        if operation == "SNS:Publish" and answer[0] == 200:
+            form = parse_qs(body.decode(errors="replace"))
+            phone, message = form.get("PhoneNumber", [""])[0], form.get("Message", [""])[0]
+            with self.server.state.lock:
+                self.server.state.sms.setdefault(phone, []).append(message)
         if fault == "lost":
             self.reset_connection()
         else:
@@ -259,6 +269,8 @@ class FaultProxyHandler(BaseHTTPRequestHandler):
                 skip_host=True,
                 skip_accept_encoding=True,
             )
+            connection.connect()
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection.putheader("Host", upstream.netloc)
             for name, value in self.headers.items():
                 if name.lower() not in dropped:
@@ -311,6 +323,7 @@ class FaultProxyHandler(BaseHTTPRequestHandler):
         DELETE /_proxy/faults    removes every rule
         GET /_proxy/requests     requests received per operation since the last reset
         GET /_proxy/faulted      faulted requests per operation since the last reset
+        GET /_proxy/sms          the SMS published through the proxy, by phone number
         DELETE /_proxy/requests  resets both counts
         """
         state = self.server.state
@@ -333,6 +346,8 @@ class FaultProxyHandler(BaseHTTPRequestHandler):
                 answer = dict(state.requests)
             elif endpoint == ("GET", "/_proxy/faulted"):
                 answer = dict(state.faulted)
+            elif endpoint == ("GET", "/_proxy/sms"):
+                answer = {phone: list(messages) for phone, messages in state.sms.items()}
             elif endpoint == ("DELETE", "/_proxy/requests"):
                 state.requests.clear()
                 state.faulted.clear()
@@ -364,19 +379,25 @@ class FaultProxyServer(ThreadingHTTPServer):
 
 
 def main() -> int:
-    """Serves the proxy on the command line's port until SIGTERM or SIGINT."""
-    if len(sys.argv) != 3:
-        print("usage: fault_proxy.py LISTEN_PORT UPSTREAM_URL", file=sys.stderr)
+    """Serves the proxy on the command line's port until SIGTERM or SIGINT; with a
+    certificate and its key (PEM files), over TLS, as AWS endpoints are."""
+    if len(sys.argv) not in (3, 5):
+        print("usage: fault_proxy.py LISTEN_PORT UPSTREAM_URL [CERT_PEM KEY_PEM]", file=sys.stderr)
         return 2
     try:
         server = FaultProxyServer(int(sys.argv[1]), sys.argv[2])
+        if len(sys.argv) == 5:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(sys.argv[3], sys.argv[4])
+            server.socket = context.wrap_socket(server.socket, server_side=True)
     except (ValueError, OSError) as error:
         print(f"fault_proxy.py: {error}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     with server:
-        print(f"fault proxy on http://127.0.0.1:{server.server_address[1]}", flush=True)
+        scheme = "https" if len(sys.argv) == 5 else "http"
+        print(f"fault proxy on {scheme}://127.0.0.1:{server.server_address[1]}", flush=True)
         server.serve_forever()
     return 0
 

@@ -34,6 +34,10 @@ ACCOUNT_ID = "123456789012"
 STOP_GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 4000
+# The three endpoints, as API Gateway passes their paths.
+REGISTER = "/fe/users/auth/otp/register"
+RESEND = "/fe/users/auth/otp/resend"
+VERIFY = "/fe/users/auth/otp/verify"
 
 
 class FunctionFailed(RuntimeError):

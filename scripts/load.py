@@ -34,13 +34,11 @@ import boto3
 import jwt
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lambda_runtime import Pool, apigw_event  # noqa: E402
+from lambda_runtime import REGISTER, VERIFY, Pool, apigw_event  # noqa: E402
 
 PHONE_CAP = 5
 MAX_ATTEMPTS = 5
 HOT_PHONE = "+14155550999"
-REGISTER = "/fe/users/auth/otp/register"
-VERIFY = "/fe/users/auth/otp/verify"
 
 
 class Run:

@@ -21,7 +21,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 _transact_write_items = DynamoDBBackend.transact_write_items
 
@@ -64,11 +64,18 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list) -> None:
 DynamoDBBackend.transact_write_items = transact_write_items
 
 
+class NoDelayHandler(WSGIRequestHandler):
+    """werkzeug's handler with TCP_NODELAY: it writes an answer's headers and body apart,
+    and with Nagle's algorithm the body would wait 40 ms for the client's delayed ACK."""
+
+    disable_nagle_algorithm = True
+
+
 def serve(host: str, port: int) -> None:
     """Serves moto on host:port until the process ends, one request at a time."""
     os.environ.setdefault("MOTO_PORT", str(port))
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(host, port, app, threaded=False, use_reloader=False)
+    run_simple(host, port, app, threaded=False, use_reloader=False, request_handler=NoDelayHandler)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@
 //! | one store call, SDK retries and conflict retries included | 2 s ([`STORE_CALL_BUDGET`]) |
 //! | SNS `Publish`, one attempt, never retried | 3 s ([`SMS_TIMEOUT`]) |
 //!
-//! Register or resend, worst case: JWKS 1.5 + (owner lookup ∥ issue) 2 + the owner's
-//! second issue 2 + `Publish` 3 + withdrawing after a failed SMS 2 = 10.5 s. Verify: JWKS
-//! 1.5 + check 2 = 3.5 s. [`REQUEST_DEADLINE`] (12 s) answers `503` should the sum ever be
+//! Register or resend, worst case: JWKS 1.5 + (owner lookup ∥ issue ∥ breaker read) 2 +
+//! the owner's second issue or the breaker's trip 2 + (`Publish` ∥ tally) 3 + withdrawing
+//! after a failed SMS 2 = 10.5 s. Verify: JWKS 1.5 + check 2 (its tally runs alongside) =
+//! 3.5 s. [`REQUEST_DEADLINE`] (12 s) answers `503` should the sum ever be
 //! wrong, and leaves 3 s of the function timeout for the runtime to hand the answer back.
 
 use std::time::Duration;
@@ -23,8 +24,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::config::{ConfigError, Settings, optional, optional_parse, required};
-use crate::http::Api;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::config::{ConfigError, Settings, optional, optional_parse, parse_or, required};
+use crate::http::{Api, Endpoint};
 use crate::jwt::JwtVerifier;
 use crate::otp::OtpService;
 use crate::secrets;
@@ -48,6 +51,9 @@ pub const SMS_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The longest a request may take before it is answered `503`.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(12);
+
+/// The longest warming the clients may hold up a start.
+pub const WARM_UP_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Settings of the AWS adapters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,10 +153,16 @@ pub async fn api(
     Ok(Api::new(jwt, otp).with_deadline(REQUEST_DEADLINE))
 }
 
-/// Everything a function needs, from its environment: what each `main` calls once, at init.
-/// A missing or invalid setting fails here, naming the variable.
-pub async fn api_from_env() -> Result<AwsApi, ConfigError> {
-    api_from_lookup(&|name: &str| std::env::var(name).ok(), &sdk_config().await).await
+/// Everything the function behind `endpoint` needs, from its environment: what each `main`
+/// calls once, at init. A missing or invalid setting fails here, naming the variable. Unless
+/// `OTP_WARM_CLIENTS=false`, the clients the endpoint uses are warmed first (see [`warm`]).
+pub async fn api_from_env(endpoint: Endpoint) -> Result<AwsApi, ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let (settings, aws, clients) = settings_and_clients(&lookup, &sdk_config().await).await?;
+    if parse_or(&lookup, "OTP_WARM_CLIENTS", true)? {
+        warm(&clients, &aws.table_name, endpoint).await;
+    }
+    api(settings, aws, clients.dynamodb, clients.sns).await
 }
 
 /// The API from the variables `lookup` gives, over clients made from `sdk`. Secret settings
@@ -159,11 +171,68 @@ pub async fn api_from_lookup(
     lookup: &impl Fn(&str) -> Option<String>,
     sdk: &SdkConfig,
 ) -> Result<AwsApi, ConfigError> {
+    let (settings, aws, clients) = settings_and_clients(lookup, sdk).await?;
+    api(settings, aws, clients.dynamodb, clients.sns).await
+}
+
+/// The SDK clients a function talks to.
+struct Clients {
+    dynamodb: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+async fn settings_and_clients(
+    lookup: &impl Fn(&str) -> Option<String>,
+    sdk: &SdkConfig,
+) -> Result<(Settings, AwsSettings, Clients), ConfigError> {
     let fetched = secrets::resolve(lookup, &secrets_config(sdk)).await?;
     let lookup = |name: &str| fetched.get(name).cloned().or_else(|| lookup(name));
     let settings = Settings::from_lookup(&lookup)?;
     let aws = AwsSettings::from_lookup(&lookup)?;
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config(sdk).build());
-    let sns = aws_sdk_sns::Client::from_conf(sns_config(sdk).build());
-    api(settings, aws, dynamodb, sns).await
+    let clients = Clients {
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb_config(sdk).build()),
+        sns: aws_sdk_sns::Client::from_conf(sns_config(sdk).build()),
+    };
+    Ok((settings, aws, clients))
+}
+
+/// Does at init what the first request would otherwise do lazily: opens the connections
+/// (TCP and TLS) to DynamoDB and, for the sending endpoints, SNS, with one cheap request
+/// each that reads nothing and changes nothing (a `GetItem` of a key no item has; SNS's
+/// `GetSMSAttributes` for the default SMS type), and loads the phone-number metadata. In
+/// Lambda, init runs before the first request is waiting, on a CPU that is not throttled
+/// yet. Bounded by [`WARM_UP_TIMEOUT`]; any failure is logged and ignored, so an outage
+/// never stops a start.
+async fn warm(clients: &Clients, table: &str, endpoint: Endpoint) {
+    let dynamodb = clients
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S("verified#warm-up".into()))
+        .send();
+    let sns = async {
+        match endpoint {
+            Endpoint::Verify => Ok(()),
+            Endpoint::Register | Endpoint::Resend => {
+                let attributes = clients.sns.get_sms_attributes().attributes("DefaultSMSType");
+                attributes.send().await.map(drop).map_err(|error| error.to_string())
+            }
+        }
+    };
+    let phones = async {
+        // The metadata and the patterns of one region; others load on first use.
+        let _ = crate::phone::PhoneNumber::parse("+14155550100", "");
+    };
+    let warmed = tokio::time::timeout(WARM_UP_TIMEOUT, async {
+        let (dynamodb, sns, ()) = tokio::join!(dynamodb, sns, phones);
+        (dynamodb.map(drop).map_err(|error| error.to_string()), sns)
+    })
+    .await;
+    match warmed {
+        Ok((Ok(()), Ok(()))) => tracing::debug!("clients warmed"),
+        Ok((dynamodb, sns)) => {
+            tracing::warn!(dynamodb = ?dynamodb.err(), sns = ?sns.err(), "warming the clients failed")
+        }
+        Err(_) => tracing::warn!(timeout = ?WARM_UP_TIMEOUT, "warming the clients timed out"),
+    }
 }

@@ -49,6 +49,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("OTP_BREAKER_MIN_CONVERSION", "0.2"),
     ("OTP_BREAKER_COOLDOWN_SECONDS", "3600"),
     ("SMS_ALLOW_MULTIPART", "false"),
+    ("OTP_WARM_CLIENTS", "true"),
     ("VERIFICATION_TOKEN_TTL_SECONDS", "300"),
 ];
 

@@ -3,9 +3,10 @@
 use lambda_http::{Error, service_fn};
 use otp_shared::http::Endpoint;
 
-#[tokio::main]
+// One event at a time: a single-threaded runtime starts faster and spawns no workers.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     otp_shared::telemetry::init_lambda();
-    let api = otp_shared::aws::api_from_env().await?;
+    let api = otp_shared::aws::api_from_env(Endpoint::Resend).await?;
     lambda_http::run(service_fn(|request| api.handle(Endpoint::Resend, request))).await
 }

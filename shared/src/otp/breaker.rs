@@ -212,8 +212,10 @@ impl std::ops::Add for Tally {
 /// What one event adds to a tally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tallied {
-    /// A code's SMS was accepted.
+    /// A code's SMS is on its way (tallied while the provider is asked).
     Sent,
+    /// That SMS was refused after all: takes its `Sent` back.
+    Unsent,
     /// A code verified.
     Verified,
 }

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use tracing::Instrument;
 
-use breaker::{BreakerMode, Destination, Tallied};
+use breaker::{BreakerMode, Destination, Reading, Tallied};
 use message::Sms;
 use ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Clock, Counter, CounterKind,
@@ -230,12 +230,7 @@ where
                 None => self.watched_destinations(request.phone),
                 Some(_) => Vec::new(),
             };
-            let known = if destinations.is_empty() {
-                None
-            } else {
-                Some(self.screen(&destinations, &challenge, now).await?)
-            };
-            let verified = self.reserve(&challenge, &counters, now, known).await?;
+            let verified = self.reserve(&challenge, &counters, &destinations, now).await?;
             let is_new_user = verified.is_none();
             let sms = self.policy.message(&code, request.phone, request.locales);
             if test_code.is_some() {
@@ -247,8 +242,9 @@ where
                     locale = sms.locale,
                 );
             } else {
-                let receipt = self.deliver(request.phone, &challenge, &counters, &sms).await?;
-                self.tally(&destinations, Tallied::Sent, now).await;
+                let receipt = self
+                    .deliver(request.phone, &challenge, &counters, &destinations, &sms, now)
+                    .await?;
                 tracing::info!(
                     target: AUDIT,
                     event = "otp.sent",
@@ -302,34 +298,20 @@ where
         }
     }
 
-    /// The breaker's decision on a send, made before anything is written: reads the phone's
-    /// verification record and the destinations' tallies (both at once). The phone's
-    /// verified owner always passes. A destination that converts too little is tripped;
-    /// in monitor mode that is logged (`otp.would_refuse`) and the send goes on.
-    async fn screen(
+    /// The breaker's decision on a send to `destinations`, from their `readings`: `None`
+    /// lets it through. A destination that converts too little is tripped; in enforce mode
+    /// the answer is the refusal, in monitor mode it is only logged (`otp.would_refuse`).
+    async fn judge(
         &self,
         destinations: &[Destination],
-        challenge: &Challenge,
+        readings: Vec<Reading>,
         now: EpochSeconds,
-    ) -> Result<Option<VerifiedPhone>, OtpError> {
-        let window = breaker::window(now);
-        let (verified, readings) = tokio::join!(
-            self.store.verified(&challenge.phone_key),
-            self.store.breaker_readings(destinations, &window)
-        );
-        let (verified, readings) = (verified?, readings?);
-        let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
-        if owner == Some(challenge.subject_key.as_str()) {
-            return Ok(verified);
-        }
+    ) -> Option<OtpError> {
         let settings = &self.policy.breaker;
         let verdict = destinations
             .iter()
             .zip(readings)
-            .find_map(|(destination, reading)| settings.verdict(destination, reading, now));
-        let Some(verdict) = verdict else {
-            return Ok(verified);
-        };
+            .find_map(|(destination, reading)| settings.verdict(destination, reading, now))?;
         if verdict.trips_now
             && let Err(error) = self.store.trip(&verdict.destination, verdict.until).await
         {
@@ -352,11 +334,7 @@ where
             tripped_now = verdict.trips_now,
             retry_after_seconds,
         );
-        if enforced {
-            Err(OtpError::DestinationThrottled { retry_after_seconds })
-        } else {
-            Ok(verified)
-        }
+        enforced.then_some(OtpError::DestinationThrottled { retry_after_seconds })
     }
 
     /// Adds `event` to the destinations' tallies; a failure is logged and lets the request
@@ -371,26 +349,34 @@ where
     }
 
     /// Stores `challenge` within the send limits, and reads whether the phone has verified
-    /// (both at once) unless `known` already says. The phone's verified owner is not held
-    /// to the per-phone cap, which anyone can fill: when that cap alone refuses the owner,
-    /// the send is tried again as the owner, which the store checks atomically.
+    /// and the breaker's tallies for `destinations`: three requests at once, so that a send
+    /// costs one round trip here. A send the breaker refuses is then taken back, refunding
+    /// its counters. The phone's verified owner passes the breaker and is not held to the
+    /// per-phone cap, which anyone can fill: when that cap alone refuses the owner, the send
+    /// is tried again as the owner, which the store checks atomically.
     async fn reserve(
         &self,
         challenge: &Challenge,
         counters: &[Counter],
+        destinations: &[Destination],
         now: EpochSeconds,
-        known: Option<Option<VerifiedPhone>>,
     ) -> Result<Option<VerifiedPhone>, OtpError> {
         let issue = Issue { challenge, counters, now, as_verified_owner: false };
-        let (verified, issued) = match known {
-            Some(verified) => (Ok(verified), self.store.issue(issue).await),
-            None => {
-                tokio::join!(self.store.verified(&challenge.phone_key), self.store.issue(issue))
+        let window = breaker::window(now);
+        let readings = async {
+            match destinations {
+                [] => Ok(Vec::new()),
+                _ => self.store.breaker_readings(destinations, &window).await,
             }
         };
-        let (verified, mut issued) = match (verified, issued) {
-            (Ok(verified), Ok(issued)) => (verified, issued),
-            (Err(error), _) | (_, Err(error)) => {
+        let (verified, issued, readings) = tokio::join!(
+            self.store.verified(&challenge.phone_key),
+            self.store.issue(issue),
+            readings
+        );
+        let (verified, mut issued, readings) = match (verified, issued, readings) {
+            (Ok(verified), Ok(issued), Ok(readings)) => (verified, issued, readings),
+            (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
                 // The challenge may be stored (or its answer lost): take it back, refunding
                 // its counters, so that a failed request leaves nothing counted.
                 self.take_back(challenge, counters).await;
@@ -398,6 +384,14 @@ where
             }
         };
         let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
+        if owner != Some(challenge.subject_key.as_str())
+            && let Some(refusal) = self.judge(destinations, readings, now).await
+        {
+            if issued == IssueOutcome::Issued {
+                self.take_back(challenge, counters).await;
+            }
+            return Err(refusal);
+        }
         if let IssueOutcome::Refused(refusal) = &issued
             && refusal.full.iter().map(|full| full.kind).eq([CounterKind::Phone])
             && !refusal.cooldown
@@ -465,17 +459,22 @@ where
         }
     }
 
-    /// Sends the code by SMS. When that fails, the challenge is withdrawn, so that neither
-    /// the code nor its cooldown outlives it; its counters are refunded too unless the
+    /// Sends the code by SMS, tallying the send for the breaker at the same time. When the
+    /// SMS fails, the challenge is withdrawn, so that neither the code nor its cooldown
+    /// outlives it; its counters are refunded and its tally taken back too unless the
     /// message may still arrive.
     async fn deliver(
         &self,
         phone: &PhoneNumber,
         challenge: &Challenge,
         counters: &[Counter],
+        destinations: &[Destination],
         sms: &Sms,
+        now: EpochSeconds,
     ) -> Result<SmsReceipt, OtpError> {
-        let error = match self.sms.send(phone, sms).await {
+        let (sent, ()) =
+            tokio::join!(self.sms.send(phone, sms), self.tally(destinations, Tallied::Sent, now));
+        let error = match sent {
             Ok(receipt) => return Ok(receipt),
             Err(error) => error,
         };
@@ -485,8 +484,14 @@ where
             delivery = ?error.delivery,
             reason = %error.reason,
         );
-        let refund = if error.delivery == Delivery::NotSent { counters } else { &[] };
-        self.take_back(challenge, refund).await;
+        if error.delivery == Delivery::NotSent {
+            tokio::join!(
+                self.take_back(challenge, counters),
+                self.tally(destinations, Tallied::Unsent, now)
+            );
+        } else {
+            self.take_back(challenge, &[]).await;
+        }
         Err(OtpError::SmsUnavailable(error))
     }
 
@@ -509,6 +514,11 @@ where
             let attempt_id = self.random.identifier();
             let failures = self.failure_counter(&subject_key, now);
             let is_test_number = self.policy.test_code(request.phone).is_some();
+            // Test numbers convert by design: the breaker does not count them.
+            let destinations = match is_test_number {
+                false => self.watched_destinations(request.phone),
+                true => Vec::new(),
+            };
             let check = Check {
                 phone_key: &phone_key,
                 subject_key: &subject_key,
@@ -518,13 +528,10 @@ where
                 attempt_id: &attempt_id,
                 record_owner: !is_test_number,
                 failures: failures.as_ref(),
+                tally: &destinations,
             };
             match self.store.check(check).await? {
                 CheckOutcome::Verified { reassigned } => {
-                    if !is_test_number {
-                        let destinations = self.watched_destinations(request.phone);
-                        self.tally(&destinations, Tallied::Verified, now).await;
-                    }
                     if reassigned {
                         tracing::info!(target: AUDIT, event = "otp.reassigned");
                     }

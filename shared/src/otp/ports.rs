@@ -294,6 +294,10 @@ pub struct Check<'a> {
     pub record_owner: bool,
     /// The subject's counter of wrong codes; when full, nothing is checked or changed.
     pub failures: Option<&'a Counter>,
+    /// Where the breaker tallies a right code (in the bucket of `now`), written alongside
+    /// the write that uses the challenge; empty for none. Like [`ChallengeStore::tally`],
+    /// at most once, and a failure does not fail the check.
+    pub tally: &'a [Destination],
 }
 
 /// What [`ChallengeStore::check`] did.

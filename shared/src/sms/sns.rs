@@ -90,7 +90,8 @@ impl SmsSender for SnsSender {
                 publish = publish.message_attributes(name, attribute(data_type, value)?);
             }
         }
-        let output = publish.send().await.map_err(classify)?;
+        // Boxed, as the store's calls are: an SDK request's future is large.
+        let output = Box::pin(publish.send()).await.map_err(classify)?;
         Ok(SmsReceipt { message_id: output.message_id })
     }
 }

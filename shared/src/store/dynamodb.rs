@@ -75,12 +75,14 @@ impl DynamoStore {
         Self { budget, ..self }
     }
 
-    /// Runs `call` within the budget: a call that outlives it is a [`StoreError`].
+    /// Runs `call` within the budget: a call that outlives it is a [`StoreError`]. The call
+    /// is boxed: an SDK request's future is large, and the service joins several, so kept
+    /// inline they would make every caller's future (and, unoptimised, its stack) large.
     async fn within_budget<T>(
         &self,
-        call: impl Future<Output = Result<T, StoreError>>,
+        call: impl Future<Output = Result<T, StoreError>> + Send,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.budget, call).await {
+        match tokio::time::timeout(self.budget, Box::pin(call)).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::new(format!("no answer within {:?}", self.budget))),
         }
@@ -384,6 +386,7 @@ impl DynamoStore {
         };
         let mut next = Judged::FirstTry;
         let mut reassign = false;
+        let mut tallied = false;
         for _ in 0..CHECK_PASSES * 2 {
             let (items, failures_index) = match next {
                 Judged::FirstTry => (self.wrong_code_items(&check, false)?, 1),
@@ -393,7 +396,20 @@ impl DynamoStore {
                 }
                 Judged::Done(outcome) | Judged::Ours(outcome) => return Ok(outcome),
             };
-            let reasons = match self.transact(items).await? {
+            let transacted = if matches!(next, Judged::Right) && !tallied && !check.tally.is_empty()
+            {
+                // The verification is tallied while the challenge is used: one round trip.
+                tallied = true;
+                let verified = self.tally_once(check.tally, Tallied::Verified, check.now);
+                let (transacted, tally) = tokio::join!(self.transact(items), verified);
+                if let Err(error) = tally {
+                    tracing::warn!(error = %error, "the breaker's tally could not be updated");
+                }
+                transacted?
+            } else {
+                self.transact(items).await?
+            };
+            let reasons = match transacted {
                 Transacted::Committed => {
                     return Ok(match next {
                         Judged::Right => CheckOutcome::Verified { reassigned: reassign },
@@ -590,9 +606,10 @@ impl DynamoStore {
         now: EpochSeconds,
     ) -> Result<(), StoreError> {
         let bucket = breaker::bucket_of(now);
-        let field = match event {
-            Tallied::Sent => "sent_count",
-            Tallied::Verified => "verified_count",
+        let (field, delta) = match event {
+            Tallied::Sent => ("sent_count", 1),
+            Tallied::Unsent => ("sent_count", -1),
+            Tallied::Verified => ("verified_count", 1),
         };
         let mut updates = tokio::task::JoinSet::new();
         for destination in destinations {
@@ -602,10 +619,10 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .key("pk", breaker_key(&destination.bucket_key(bucket)))
                 .update_expression(format!(
-                    "SET purge_at = if_not_exists(purge_at, :purge_at) ADD {field} :one"
+                    "SET purge_at = if_not_exists(purge_at, :purge_at) ADD {field} :delta"
                 ))
                 .expression_attribute_values(":purge_at", number(breaker::bucket_expiry(bucket)))
-                .expression_attribute_values(":one", number(1))
+                .expression_attribute_values(":delta", number(delta))
                 .customize()
                 .config_override(
                     aws_sdk_dynamodb::config::Builder::default()

@@ -53,6 +53,15 @@ impl State {
     }
 }
 
+/// The tally of `destination` in the bucket starting at `bucket`, made when missing.
+fn state_tallies<'a>(
+    tallies: &'a mut HashMap<String, Tally>,
+    destination: &Destination,
+    bucket: EpochSeconds,
+) -> &'a mut Tally {
+    tallies.entry(destination.bucket_key(bucket)).or_default()
+}
+
 /// A challenge and the checks made on it, by check id, so that a retried check is
 /// answered as the first was instead of counting again.
 #[derive(Debug)]
@@ -140,7 +149,7 @@ impl ChallengeStore for MemoryStore {
         {
             return Ok(CheckOutcome::TooManyFailures { retry_at: failures.resets_at });
         }
-        let State { challenges, counters, owners, .. } = &mut *state;
+        let State { challenges, counters, owners, tallies, .. } = &mut *state;
         let Some(stored) = challenges.get_mut(&slot) else {
             return Ok(CheckOutcome::Refused(AttemptRefusal::NoChallenge));
         };
@@ -151,6 +160,12 @@ impl ChallengeStore for MemoryStore {
         challenge.attempts += 1;
         let outcome = if challenge.code_digest == check.code_digest {
             challenge.used = true;
+            if !check.tally.is_empty() {
+                let bucket = breaker::bucket_of(check.now);
+                for destination in check.tally {
+                    state_tallies(tallies, destination, bucket).verified += 1;
+                }
+            }
             let reassigned = check.record_owner
                 && owners
                     .insert(check.phone_key.to_owned(), check.subject_key.to_owned())
@@ -201,6 +216,7 @@ impl ChallengeStore for MemoryStore {
             let tally = state.tallies.entry(destination.bucket_key(bucket)).or_default();
             match event {
                 Tallied::Sent => tally.sent += 1,
+                Tallied::Unsent => tally.sent = tally.sent.saturating_sub(1),
                 Tallied::Verified => tally.verified += 1,
             }
         }

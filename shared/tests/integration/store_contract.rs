@@ -59,6 +59,7 @@ fn check<'a>(subject: &'a str, digest: &'a [u8], id: &'a str) -> Check<'a> {
         attempt_id: id,
         record_owner: true,
         failures: None,
+        tally: &[],
     }
 }
 
@@ -416,6 +417,44 @@ async fn breaker_tallies_sum_over_the_window_and_trips_only_lengthen(store: impl
     assert_eq!(longer[0].tripped_until, Some(NOW + 7200));
 }
 
+async fn a_right_code_is_tallied_with_its_check_and_a_wrong_one_is_not(store: impl ChallengeStore) {
+    use otp_shared::otp::breaker::{Destination, Scope, Tallied};
+    let prefix = [Destination { scope: Scope::Prefix, value: "91700".into() }];
+    store
+        .issue(Issue {
+            challenge: &challenge("c1", "alice"),
+            counters: &[],
+            now: NOW,
+            as_verified_owner: false,
+        })
+        .await
+        .unwrap();
+    let wrong = Check { tally: &prefix, ..check("alice", WRONG, "k1") };
+    assert!(matches!(checked(&store, wrong).await, CheckOutcome::WrongCode { .. }));
+    assert_eq!(store_tally(&store, &prefix).await, (0, 0), "a wrong code is no verification");
+    let right = Check { tally: &prefix, ..check("alice", RIGHT, "k2") };
+    assert!(matches!(checked(&store, right).await, CheckOutcome::Verified { .. }));
+    assert_eq!(store_tally(&store, &prefix).await, (0, 1));
+    store.tally(&prefix, Tallied::Sent, NOW).await.unwrap();
+    store.tally(&prefix, Tallied::Sent, NOW).await.unwrap();
+    store.tally(&prefix, Tallied::Unsent, NOW).await.unwrap();
+    assert_eq!(
+        store_tally(&store, &prefix).await,
+        (1, 1),
+        "an SMS refused after all is taken back"
+    );
+}
+
+/// The prefix's (sent, verified) over the window at `NOW`.
+async fn store_tally(
+    store: &impl ChallengeStore,
+    destinations: &[otp_shared::otp::breaker::Destination],
+) -> (u64, u64) {
+    let window = otp_shared::otp::breaker::window(NOW);
+    let reading = store.breaker_readings(destinations, &window).await.unwrap()[0];
+    (reading.tally.sent, reading.tally.verified)
+}
+
 /// A DynamoDB store on a fresh table of the emulator.
 async fn dynamodb() -> DynamoStore {
     let sdk = sdk().await;
@@ -436,6 +475,7 @@ macro_rules! contract {
 }
 
 contract![
+    a_right_code_is_tallied_with_its_check_and_a_wrong_one_is_not,
     breaker_tallies_sum_over_the_window_and_trips_only_lengthen,
     a_right_code_verifies_once_and_records_the_owner,
     wrong_codes_count_attempts_until_the_challenge_is_locked,

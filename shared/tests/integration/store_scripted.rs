@@ -91,6 +91,7 @@ fn check(digest: &[u8]) -> Check<'_> {
         attempt_id: "k1",
         record_owner: false,
         failures: None,
+        tally: &[],
     }
 }
 

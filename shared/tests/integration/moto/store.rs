@@ -48,6 +48,7 @@ async fn items_hold_no_code_phone_or_subject_in_clear_and_only_the_verified_reco
         attempt_id: id,
         record_owner: true,
         failures: Some(&failures),
+        tally: &[],
     };
     assert_eq!(
         store.check(check(&[8; 32], "k1")).await.unwrap(),
