@@ -86,16 +86,21 @@ class Bench:
             **(extra or {}),
         }
 
-    def secret_in_secrets_manager(self) -> str:
-        """The two secrets as one JSON secret in moto's Secrets Manager; its ARN."""
+    def secrets_in_secrets_manager(self) -> dict[str, str]:
+        """The two secrets in moto's Secrets Manager as the template keeps them, each a JSON
+        secret of its own (the generated hash key, the JWT secret given as a parameter): the
+        `<NAME>_SECRET_ARN` variables that name them."""
         import boto3
 
         client = boto3.client(
             "secretsmanager", endpoint_url=self.args.moto, region_name="us-east-1",
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
-        value = json.dumps({"JWT_SECRET": self.secret, "OTP_HASH_KEY": self.secret[::-1]})
-        return client.create_secret(Name=f"{self.table}-secrets", SecretString=value)["ARN"]
+        variables = {}
+        for name, value in (("JWT_SECRET", self.secret), ("OTP_HASH_KEY", self.secret[::-1])):
+            secret = client.create_secret(Name=f"{self.table}-{name}", SecretString=json.dumps({name: value}))
+            variables[f"{name}_SECRET_ARN"] = secret["ARN"]
+        return variables
 
     def user(self) -> tuple[str, str, str]:
         """A fresh (subject, phone, source address)."""
@@ -335,8 +340,7 @@ def main() -> int:
         helpers["otp-register"].wait_ready()
         runs = [(BASELINE, BASELINE, {})] + [(name, name, bench.env(args.proxy)) for name in FUNCTIONS]
         # The secrets read from Secrets Manager at init, as the template does, not given by value.
-        secret_arn = bench.secret_in_secrets_manager()
-        by_reference = bench.env(args.proxy, {"JWT_SECRET_SECRET_ARN": secret_arn, "OTP_HASH_KEY_SECRET_ARN": secret_arn})
+        by_reference = bench.env(args.proxy, bench.secrets_in_secrets_manager())
         del by_reference["JWT_SECRET"], by_reference["OTP_HASH_KEY"]
         runs.append(("otp-register (secrets from Secrets Manager)", "otp-register", by_reference))
         if args.tls:

@@ -3,10 +3,10 @@
 //! (`JWT_SECRET_SECRET_ARN`), or as an SSM Parameter Store `SecureString`
 //! (`JWT_SECRET_PARAMETER`); exactly one of the three.
 //!
-//! They are read once, at init, with one call per source: one `GetSecretValue` per distinct
-//! secret (the template puts every value in one secret, as a JSON object keyed by variable
-//! name) and one `GetParameters` for all parameters. A secret whose string is not a JSON
-//! object is the value itself. Errors name the variable and never hold a value.
+//! They are read once, at init, concurrently: one `GetSecretValue` per distinct secret (the
+//! template's secrets hold their values as JSON objects keyed by variable name) and one
+//! `GetParameters` for all parameters. A secret whose string is not a JSON object is the
+//! value itself. Errors name the variable and never hold a value.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,8 +59,9 @@ pub async fn resolve(
             }
         }
     }
-    let secrets = secret_strings(&sources, sdk).await?;
-    let parameters = parameter_values(&sources, sdk).await?;
+    let (secrets, parameters) =
+        tokio::join!(secret_strings(&sources, sdk), parameter_values(&sources, sdk));
+    let (secrets, parameters) = (secrets?, parameters?);
     let mut values = HashMap::new();
     for (name, source) in &sources {
         let value = match source {
@@ -86,7 +87,8 @@ fn value_in_secret(name: &str, secret: &str) -> Option<String> {
     }
 }
 
-/// Each distinct secret's string, fetched once.
+/// Each distinct secret's string, fetched once; the secrets are read at the same time, so
+/// that init waits for one round trip however many there are.
 async fn secret_strings(
     sources: &BTreeMap<&str, Source>,
     sdk: &SdkConfig,
@@ -98,22 +100,25 @@ async fn secret_strings(
             Source::Parameter(..) => None,
         })
         .collect();
-    let mut strings = HashMap::new();
     if wanted.is_empty() {
-        return Ok(strings);
+        return Ok(HashMap::new());
     }
     let client = aws_sdk_secretsmanager::Client::new(sdk);
-    for (arn, variable) in wanted {
-        let unreadable = |reason: String| ConfigError::Invalid { name: variable, reason };
-        let output = client.get_secret_value().secret_id(arn).send().await.map_err(|error| {
-            unreadable(format!("the secret could not be read: {}", error_code(&error)))
-        })?;
-        let string = output
-            .secret_string
-            .ok_or_else(|| unreadable("the secret has no string value".to_owned()))?;
-        strings.insert(arn.to_owned(), string);
-    }
-    Ok(strings)
+    let reads = wanted.into_iter().map(|(arn, variable)| {
+        let client = &client;
+        async move {
+            let unreadable = |reason: String| ConfigError::Invalid { name: variable, reason };
+            let output =
+                client.get_secret_value().secret_id(arn).send().await.map_err(|error| {
+                    unreadable(format!("the secret could not be read: {}", error_code(&error)))
+                })?;
+            let string = output
+                .secret_string
+                .ok_or_else(|| unreadable("the secret has no string value".to_owned()))?;
+            Ok((arn.to_owned(), string))
+        }
+    });
+    Ok(futures_util::future::try_join_all(reads).await?.into_iter().collect())
 }
 
 /// Every parameter's decrypted value, fetched in one call.

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use tracing::Instrument;
 
-use breaker::{BreakerMode, Destination, Reading, Tallied};
+use breaker::{BreakerMode, Destination, Reading, Tallied, TripMemory, Verdict};
 use message::Sms;
 use ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Clock, Counter, CounterKind,
@@ -164,6 +164,7 @@ pub struct OtpService<S, M, C, R> {
     policy: Policy,
     key: HashKey,
     tokens: Option<VerificationTokens>,
+    trips: TripMemory,
 }
 
 impl<S, M, C, R> OtpService<S, M, C, R>
@@ -187,7 +188,7 @@ where
                 "OTP_TEST_NUMBERS is set: those numbers verify with fixed codes and get no SMS"
             );
         }
-        Self { store, sms, clock, random, policy, key, tokens: None }
+        Self { store, sms, clock, random, policy, key, tokens: None, trips: TripMemory::default() }
     }
 
     /// The same service, answering each successful verification with a token from `tokens`.
@@ -300,24 +301,19 @@ where
 
     /// The breaker's decision on a send to `destinations`, from their `readings`: `None`
     /// lets it through. A destination that converts too little is tripped; in enforce mode
-    /// the answer is the refusal, in monitor mode it is only logged (`otp.would_refuse`).
-    async fn judge(
+    /// the decision carries the refusal (and this instance remembers the trip), in monitor
+    /// mode it is only logged (`otp.would_refuse`).
+    fn judge(
         &self,
         destinations: &[Destination],
         readings: Vec<Reading>,
         now: EpochSeconds,
-    ) -> Option<OtpError> {
+    ) -> Option<(Verdict, Option<OtpError>)> {
         let settings = &self.policy.breaker;
         let verdict = destinations
             .iter()
             .zip(readings)
             .find_map(|(destination, reading)| settings.verdict(destination, reading, now))?;
-        if verdict.trips_now
-            && let Err(error) = self.store.trip(&verdict.destination, verdict.until).await
-        {
-            // The next send decides again from the same tallies.
-            tracing::warn!(error = %error, "the breaker's trip could not be recorded");
-        }
         let enforced = settings.mode == BreakerMode::Enforce;
         let retry_after_seconds = verdict.until.saturating_sub(now).max(1);
         tracing::info!(
@@ -334,26 +330,49 @@ where
             tripped_now = verdict.trips_now,
             retry_after_seconds,
         );
-        enforced.then_some(OtpError::DestinationThrottled { retry_after_seconds })
+        if enforced {
+            self.trips.remember(&verdict.destination, verdict.until, now);
+        }
+        let refusal = enforced.then_some(OtpError::DestinationThrottled { retry_after_seconds });
+        Some((verdict, refusal))
     }
 
-    /// Adds `event` to the destinations' tallies; a failure is logged and lets the request
-    /// succeed, since the SMS went out (or the code verified) regardless.
-    async fn tally(&self, destinations: &[Destination], event: Tallied, now: EpochSeconds) {
+    /// Records a trip the breaker has just decided; a failure is logged, and the next send
+    /// decides again from the same tallies.
+    async fn record_trip(&self, verdict: &Verdict) {
+        if verdict.trips_now
+            && let Err(error) = self.store.trip(&verdict.destination, verdict.until).await
+        {
+            tracing::warn!(error = %error, "the breaker's trip could not be recorded");
+        }
+    }
+
+    /// Adds `event` to the destinations' tallies, and says whether it did; a failure is
+    /// logged and lets the request succeed, since the SMS went out (or the code verified)
+    /// regardless.
+    async fn tally(&self, destinations: &[Destination], event: Tallied, now: EpochSeconds) -> bool {
         if destinations.is_empty() {
-            return;
+            return false;
         }
-        if let Err(error) = self.store.tally(destinations, event, now).await {
-            tracing::warn!(error = %error, ?event, "the breaker's tally could not be updated");
+        match self.store.tally(destinations, event, now).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(error = %error, ?event, "the breaker's tally could not be updated");
+                false
+            }
         }
     }
 
-    /// Stores `challenge` within the send limits, and reads whether the phone has verified
-    /// and the breaker's tallies for `destinations`: three requests at once, so that a send
-    /// costs one round trip here. A send the breaker refuses is then taken back, refunding
-    /// its counters. The phone's verified owner passes the breaker and is not held to the
-    /// per-phone cap, which anyone can fill: when that cap alone refuses the owner, the send
-    /// is tried again as the owner, which the store checks atomically.
+    /// Stores `challenge` within the send limits, having read whether the phone has
+    /// verified and the breaker's tallies for `destinations`. The phone's verified owner
+    /// passes the breaker and is not held to the per-phone cap, which anyone can fill: when
+    /// that cap alone refuses the owner, the send is tried again as the owner, which the
+    /// store checks atomically.
+    ///
+    /// Usually the three requests go at once, so that a send costs one round trip here, and
+    /// a send the breaker then refuses is taken back, refunding its counters. Once this
+    /// instance has seen a destination tripped, sends to it read first and write only if
+    /// the breaker lets them through, so that a campaign against it writes nothing.
     async fn reserve(
         &self,
         challenge: &Challenge,
@@ -369,12 +388,37 @@ where
                 _ => self.store.breaker_readings(destinations, &window).await,
             }
         };
+        let passes_breaker = |verified: &Option<VerifiedPhone>| {
+            verified.as_ref().and_then(|phone| phone.owner.as_deref())
+                == Some(challenge.subject_key.as_str())
+        };
+        if self.trips.any_tripped(destinations, now) {
+            let (verified, readings) =
+                tokio::join!(self.store.verified(&challenge.phone_key), readings);
+            let verified = verified?;
+            if !passes_breaker(&verified)
+                && let Some((verdict, refusal)) = self.judge(destinations, readings?, now)
+            {
+                self.record_trip(&verdict).await;
+                if let Some(refusal) = refusal {
+                    return Err(refusal);
+                }
+            }
+            let issued = match self.store.issue(issue).await {
+                Ok(issued) => issued,
+                Err(error) => {
+                    self.take_back(challenge, counters).await;
+                    return Err(error.into());
+                }
+            };
+            return self.settle(issue, issued, verified, now).await;
+        }
         let (verified, issued, readings) = tokio::join!(
             self.store.verified(&challenge.phone_key),
             self.store.issue(issue),
             readings
         );
-        let (verified, mut issued, readings) = match (verified, issued, readings) {
+        let (verified, issued, readings) = match (verified, issued, readings) {
             (Ok(verified), Ok(issued), Ok(readings)) => (verified, issued, readings),
             (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
                 // The challenge may be stored (or its answer lost): take it back, refunding
@@ -383,32 +427,49 @@ where
                 return Err(error.into());
             }
         };
-        let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
-        if owner != Some(challenge.subject_key.as_str())
-            && let Some(refusal) = self.judge(destinations, readings, now).await
+        if !passes_breaker(&verified)
+            && let Some((verdict, refusal)) = self.judge(destinations, readings, now)
         {
-            if issued == IssueOutcome::Issued {
-                self.take_back(challenge, counters).await;
+            let taken_back = async {
+                if refusal.is_some() && issued == IssueOutcome::Issued {
+                    self.take_back(challenge, counters).await;
+                }
+            };
+            tokio::join!(self.record_trip(&verdict), taken_back);
+            if let Some(refusal) = refusal {
+                return Err(refusal);
             }
-            return Err(refusal);
         }
+        self.settle(issue, issued, verified, now).await
+    }
+
+    /// The end of a reservation the breaker let through: the store's answer, after trying
+    /// again as the verified owner when the shared per-phone cap alone refused the owner.
+    async fn settle(
+        &self,
+        issue: Issue<'_>,
+        mut issued: IssueOutcome,
+        verified: Option<VerifiedPhone>,
+        now: EpochSeconds,
+    ) -> Result<Option<VerifiedPhone>, OtpError> {
+        let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
         if let IssueOutcome::Refused(refusal) = &issued
             && refusal.full.iter().map(|full| full.kind).eq([CounterKind::Phone])
             && !refusal.cooldown
-            && owner == Some(challenge.subject_key.as_str())
+            && owner == Some(issue.challenge.subject_key.as_str())
         {
-            let issue = Issue { as_verified_owner: true, ..issue };
-            issued = match self.store.issue(issue).await {
+            let as_owner = Issue { as_verified_owner: true, ..issue };
+            issued = match self.store.issue(as_owner).await {
                 Ok(issued) => issued,
                 Err(error) => {
-                    self.take_back(challenge, counters).await;
+                    self.take_back(issue.challenge, issue.counters).await;
                     return Err(error.into());
                 }
             };
         }
         match issued {
             IssueOutcome::Issued => Ok(verified),
-            IssueOutcome::Refused(refusal) => Err(self.rate_limited(&refusal, counters, now)),
+            IssueOutcome::Refused(refusal) => Err(self.rate_limited(&refusal, issue.counters, now)),
         }
     }
 
@@ -472,7 +533,7 @@ where
         sms: &Sms,
         now: EpochSeconds,
     ) -> Result<SmsReceipt, OtpError> {
-        let (sent, ()) =
+        let (sent, tallied) =
             tokio::join!(self.sms.send(phone, sms), self.tally(destinations, Tallied::Sent, now));
         let error = match sent {
             Ok(receipt) => return Ok(receipt),
@@ -485,10 +546,12 @@ where
             reason = %error.reason,
         );
         if error.delivery == Delivery::NotSent {
-            tokio::join!(
-                self.take_back(challenge, counters),
-                self.tally(destinations, Tallied::Unsent, now)
-            );
+            let untallied = async {
+                if tallied {
+                    self.tally(destinations, Tallied::Unsent, now).await;
+                }
+            };
+            tokio::join!(self.take_back(challenge, counters), untallied);
         } else {
             self.take_back(challenge, &[]).await;
         }

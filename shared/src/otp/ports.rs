@@ -294,9 +294,10 @@ pub struct Check<'a> {
     pub record_owner: bool,
     /// The subject's counter of wrong codes; when full, nothing is checked or changed.
     pub failures: Option<&'a Counter>,
-    /// Where the breaker tallies a right code (in the bucket of `now`), written alongside
-    /// the write that uses the challenge; empty for none. Like [`ChallengeStore::tally`],
-    /// at most once, and a failure does not fail the check.
+    /// Where the breaker tallies a right code (in the bucket of `now`); empty for none.
+    /// The tally counts only when this check uses the challenge (a store may write it
+    /// alongside that write and take it back when the check ends otherwise). Like
+    /// [`ChallengeStore::tally`], at most once, and a failure does not fail the check.
     pub tally: &'a [Destination],
 }
 
@@ -375,9 +376,10 @@ pub trait ChallengeStore: Clone + Send + Sync + 'static {
         window: &[EpochSeconds],
     ) -> impl Future<Output = Result<Vec<Reading>, StoreError>> + Send;
 
-    /// Adds one `event` to each destination's tally in the bucket of `now`. A tally is a
-    /// heuristic's input: a write whose answer was lost is not retried, so it never counts
-    /// twice, and may count once less.
+    /// Adds one `event` to each destination's tally in the bucket of `now`; an event that
+    /// takes another back never brings a tally below zero. A tally is a heuristic's input:
+    /// a write whose answer was lost is not retried, so it never counts twice, and may
+    /// count once less.
     fn tally(
         &self,
         destinations: &[Destination],

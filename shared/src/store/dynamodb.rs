@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -25,6 +26,7 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put,
@@ -379,14 +381,18 @@ impl DynamoStore {
     /// write commits. A right code cancels it (the digests are equal) and takes the
     /// consuming write; so does the wrong code that uses up the budget, which takes the
     /// counting write for the last attempt. Each write re-checks everything it relies on, so
-    /// a state that moved in between sends the check round again.
-    async fn check_once(&self, check: Check<'_>) -> Result<CheckOutcome, StoreError> {
+    /// a state that moved in between sends the check round again. The consuming write goes
+    /// out with the breaker's tally beside it (`tallied` is set as it goes).
+    async fn check_once(
+        &self,
+        check: Check<'_>,
+        tallied: &AtomicBool,
+    ) -> Result<CheckOutcome, StoreError> {
         let too_many = |reasons: &[CancellationReason], index: usize| {
             check.failures.filter(|_| reasons.get(index).is_some_and(failed))
         };
         let mut next = Judged::FirstTry;
         let mut reassign = false;
-        let mut tallied = false;
         for _ in 0..CHECK_PASSES * 2 {
             let (items, failures_index) = match next {
                 Judged::FirstTry => (self.wrong_code_items(&check, false)?, 1),
@@ -396,10 +402,11 @@ impl DynamoStore {
                 }
                 Judged::Done(outcome) | Judged::Ours(outcome) => return Ok(outcome),
             };
-            let transacted = if matches!(next, Judged::Right) && !tallied && !check.tally.is_empty()
+            let transacted = if matches!(next, Judged::Right)
+                && !check.tally.is_empty()
+                && !tallied.swap(true, Ordering::Relaxed)
             {
                 // The verification is tallied while the challenge is used: one round trip.
-                tallied = true;
                 let verified = self.tally_once(check.tally, Tallied::Verified, check.now);
                 let (transacted, tally) = tokio::join!(self.transact(items), verified);
                 if let Err(error) = tally {
@@ -488,7 +495,19 @@ impl ChallengeStore for DynamoStore {
     }
 
     async fn check(&self, check: Check<'_>) -> Result<CheckOutcome, StoreError> {
-        self.within_budget(self.check_once(check)).await
+        let tallied = AtomicBool::new(false);
+        let outcome = self.within_budget(self.check_once(check, &tallied)).await;
+        if tallied.load(Ordering::Relaxed) && !matches!(outcome, Ok(CheckOutcome::Verified { .. }))
+        {
+            // Another check used the challenge, or this one failed: its tally goes back.
+            // When the tally itself failed, this may take back another verification, which
+            // errs towards a stricter breaker; it never goes below zero.
+            let untallied = self.tally_once(check.tally, Tallied::Unverified, check.now);
+            if let Err(error) = self.within_budget(untallied).await {
+                tracing::warn!(error = %error, "the breaker's tally could not be taken back");
+            }
+        }
+        outcome
     }
 
     async fn breaker_readings(
@@ -610,10 +629,11 @@ impl DynamoStore {
             Tallied::Sent => ("sent_count", 1),
             Tallied::Unsent => ("sent_count", -1),
             Tallied::Verified => ("verified_count", 1),
+            Tallied::Unverified => ("verified_count", -1),
         };
         let mut updates = tokio::task::JoinSet::new();
         for destination in destinations {
-            let update = self
+            let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
@@ -622,16 +642,27 @@ impl DynamoStore {
                     "SET purge_at = if_not_exists(purge_at, :purge_at) ADD {field} :delta"
                 ))
                 .expression_attribute_values(":purge_at", number(breaker::bucket_expiry(bucket)))
-                .expression_attribute_values(":delta", number(delta))
-                .customize()
-                .config_override(
-                    aws_sdk_dynamodb::config::Builder::default()
-                        .retry_config(RetryConfig::disabled()),
-                );
+                .expression_attribute_values(":delta", number(delta));
+            if event.takes_back() {
+                // Never below zero: a take-back finds nothing to take when its event is gone.
+                update = update
+                    .condition_expression(format!("{field} >= :one"))
+                    .expression_attribute_values(":one", number(1));
+            }
+            let update = update.customize().config_override(
+                aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
+            );
             updates.spawn(update.send());
         }
         while let Some(done) = updates.join_next().await {
-            done.map_err(StoreError::new)?.map_err(StoreError::new)?;
+            match done.map_err(StoreError::new)? {
+                Ok(_) => {}
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(UpdateItemError::is_conditional_check_failed_exception) => {}
+                Err(error) => return Err(StoreError::new(error)),
+            }
         }
         Ok(())
     }

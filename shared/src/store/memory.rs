@@ -218,6 +218,7 @@ impl ChallengeStore for MemoryStore {
                 Tallied::Sent => tally.sent += 1,
                 Tallied::Unsent => tally.sent = tally.sent.saturating_sub(1),
                 Tallied::Verified => tally.verified += 1,
+                Tallied::Unverified => tally.verified = tally.verified.saturating_sub(1),
             }
         }
         Ok(())

@@ -287,6 +287,35 @@ async fn budgets_refuse_exactly_at_their_limit_under_parallel_sends(store: impl 
     assert_eq!(inbox.messages().len(), 12);
 }
 
+/// Once the service has seen a prefix tripped, a send to it is judged before anything is
+/// written: a refused resend leaves the subject's pending code usable (and a campaign
+/// against the prefix writes nothing).
+async fn a_send_to_a_prefix_seen_tripped_is_refused_before_anything_is_written(
+    store: impl ChallengeStore,
+) {
+    use otp_shared::otp::breaker::{Destination, Scope, Tallied};
+    use otp_shared::otp::ports::Clock;
+    let (otp, inbox, clock) = build(store.clone(), policy(BreakerMode::Enforce));
+    let phone = PhoneNumber::parse("+917000099999", "").unwrap();
+    let alice = SendRequest { subject: "alice", phone: &phone, client_ip: None, locales: &[] };
+    let sent = otp.send_code(alice).await.unwrap();
+    let code = otp_testkit::code_in(&inbox.messages()[0].body, 6);
+    // The prefix converts nothing: twenty more sends, none verified.
+    let prefix = [Destination { scope: Scope::Prefix, value: "91700".into() }];
+    for _ in 0..20 {
+        store.tally(&prefix, Tallied::Sent, clock.now()).await.unwrap();
+    }
+    let other = PhoneNumber::parse("+917000011111", "").unwrap();
+    let bob = SendRequest { subject: "bob", phone: &other, client_ip: None, locales: &[] };
+    assert!(matches!(otp.send_code(bob).await, Err(OtpError::DestinationThrottled { .. })));
+    clock.advance(Policy::default().resend_cooldown_seconds);
+    assert!(matches!(otp.send_code(alice).await, Err(OtpError::DestinationThrottled { .. })));
+    let verify =
+        VerifyRequest { subject: "alice", phone: &phone, auth_code: &sent.auth_code, code: &code };
+    otp.verify_code(verify).await.expect("the refused resend left the pending code alone");
+    assert_eq!(inbox.messages().len(), 1);
+}
+
 /// A DynamoDB store on a fresh table of the emulator, with time for moto to answer while
 /// other tests keep it busy (these tests are about the breaker, not latency), and the
 /// table's name, to drop it afterwards.
@@ -320,4 +349,5 @@ both_stores![
     a_tripped_prefix_reopens_once_its_cooldown_and_window_have_passed,
     a_campaign_spread_over_many_prefixes_trips_its_country_and_no_other,
     budgets_refuse_exactly_at_their_limit_under_parallel_sends,
+    a_send_to_a_prefix_seen_tripped_is_refused_before_anything_is_written,
 ];

@@ -364,13 +364,19 @@ async fn parallel_sends_never_exceed_a_counter(store: impl ChallengeStore) {
     assert_eq!(issued, 5);
 }
 
+/// Ten checks of one right code at once: one verifies, and the breaker counts one
+/// verification, not one per check that found the code right.
 async fn parallel_right_codes_verify_once(store: impl ChallengeStore) {
+    use otp_shared::otp::breaker::{Destination, Scope};
+    let prefix = || vec![Destination { scope: Scope::Prefix, value: "91700".into() }];
     issue(&store, &challenge("c1", "alice"), &[]).await;
     let tasks: Vec<_> = (0..10)
         .map(|n| {
             let store = store.clone();
             tokio::spawn(async move {
-                store.check(check("alice", RIGHT, &format!("k{n}"))).await.unwrap()
+                let (tally, attempt) = (prefix(), format!("k{n}"));
+                let right = Check { tally: &tally, ..check("alice", RIGHT, &attempt) };
+                store.check(right).await.unwrap()
             })
         })
         .collect();
@@ -382,6 +388,7 @@ async fn parallel_right_codes_verify_once(store: impl ChallengeStore) {
         }
     }
     assert_eq!(verified, 1);
+    assert_eq!(store_tally(&store, &prefix()).await, (0, 1), "one verification tallied");
 }
 
 async fn breaker_tallies_sum_over_the_window_and_trips_only_lengthen(store: impl ChallengeStore) {
@@ -443,6 +450,12 @@ async fn a_right_code_is_tallied_with_its_check_and_a_wrong_one_is_not(store: im
         (1, 1),
         "an SMS refused after all is taken back"
     );
+    for _ in 0..2 {
+        store.tally(&prefix, Tallied::Unverified, NOW).await.unwrap();
+        store.tally(&prefix, Tallied::Unsent, NOW).await.unwrap();
+        store.tally(&prefix, Tallied::Unsent, NOW).await.unwrap();
+    }
+    assert_eq!(store_tally(&store, &prefix).await, (0, 0), "a take-back never goes below zero");
 }
 
 /// The prefix's (sent, verified) over the window at `NOW`.
