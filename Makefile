@@ -90,9 +90,11 @@ test-template: $(TOOLS)
 	$(VENV)/bin/sam validate --lint
 
 # The deployable artefacts: one arm64 `bootstrap` per function under .aws-sam/build.
+# AWS_LC_SYS_NO_JITTER_ENTROPY: as in .cargo/config.toml, named again in case SAM builds
+# from a copy of the tree.
 build: $(TOOLS)
 	rustup target list --installed | grep -qx $(ARM_TARGET) || rustup target add $(ARM_TARGET)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
+	AWS_LC_SYS_NO_JITTER_ENTROPY=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
 	@ls -l .aws-sam/build/*/bootstrap
 
 # Each cargo-fuzz target for FUZZ_SECONDS (nightly toolchain; cargo-fuzz installed on first use).
