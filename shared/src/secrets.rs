@@ -34,6 +34,24 @@ enum Source {
     Parameter(String, &'static str),
 }
 
+impl Source {
+    /// The secret's ARN and the variable that names it, for a secret.
+    fn secret(&self) -> Option<(&str, &'static str)> {
+        match self {
+            Self::Secret(arn, variable) => Some((arn, variable)),
+            Self::Parameter(..) => None,
+        }
+    }
+
+    /// The parameter's name and the variable that names it, for a parameter.
+    fn parameter(&self) -> Option<(&str, &'static str)> {
+        match self {
+            Self::Parameter(name, variable) => Some((name, variable)),
+            Self::Secret(..) => None,
+        }
+    }
+}
+
 /// The values of the secret settings `lookup` gives by reference, fetched through `sdk`'s
 /// Secrets Manager and SSM, by variable name; settings given by value are left to `lookup`.
 pub async fn resolve(
@@ -93,13 +111,8 @@ async fn secret_strings(
     sources: &BTreeMap<&str, Source>,
     sdk: &SdkConfig,
 ) -> Result<HashMap<String, String>, ConfigError> {
-    let wanted: BTreeMap<&str, &'static str> = sources
-        .values()
-        .filter_map(|source| match source {
-            Source::Secret(arn, variable) => Some((arn.as_str(), *variable)),
-            Source::Parameter(..) => None,
-        })
-        .collect();
+    let wanted: BTreeMap<&str, &'static str> =
+        sources.values().filter_map(Source::secret).collect();
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
@@ -126,13 +139,8 @@ async fn parameter_values(
     sources: &BTreeMap<&str, Source>,
     sdk: &SdkConfig,
 ) -> Result<HashMap<String, String>, ConfigError> {
-    let wanted: BTreeMap<&str, &'static str> = sources
-        .values()
-        .filter_map(|source| match source {
-            Source::Parameter(name, variable) => Some((name.as_str(), *variable)),
-            Source::Secret(..) => None,
-        })
-        .collect();
+    let wanted: BTreeMap<&str, &'static str> =
+        sources.values().filter_map(Source::parameter).collect();
     let Some((_, first_variable)) = wanted.first_key_value() else {
         return Ok(HashMap::new());
     };
