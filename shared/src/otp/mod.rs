@@ -396,7 +396,9 @@ where
             let (verified, readings) =
                 tokio::join!(self.store.verified(&challenge.phone_key), readings);
             let verified = verified?;
-            if !passes_breaker(&verified)
+            // The owner, known before the write here, sends as the owner at once.
+            let as_verified_owner = passes_breaker(&verified);
+            if !as_verified_owner
                 && let Some((verdict, refusal)) = self.judge(destinations, readings?, now)
             {
                 self.record_trip(&verdict).await;
@@ -404,6 +406,7 @@ where
                     return Err(refusal);
                 }
             }
+            let issue = Issue { as_verified_owner, ..issue };
             let issued = match self.store.issue(issue).await {
                 Ok(issued) => issued,
                 Err(error) => {
@@ -444,7 +447,8 @@ where
     }
 
     /// The end of a reservation the breaker let through: the store's answer, after trying
-    /// again as the verified owner when the shared per-phone cap alone refused the owner.
+    /// again as the verified owner when the shared per-phone cap alone refused the owner
+    /// (unless `issue` was made as the owner already).
     async fn settle(
         &self,
         issue: Issue<'_>,
@@ -454,6 +458,7 @@ where
     ) -> Result<Option<VerifiedPhone>, OtpError> {
         let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
         if let IssueOutcome::Refused(refusal) = &issued
+            && !issue.as_verified_owner
             && refusal.full.iter().map(|full| full.kind).eq([CounterKind::Phone])
             && !refusal.cooldown
             && owner == Some(issue.challenge.subject_key.as_str())
