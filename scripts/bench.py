@@ -296,6 +296,16 @@ def print_table(results: dict) -> None:
         )
 
 
+def ratio(figure: float, base: float) -> float | None:
+    """`figure / base`, or None when `base` is 0: CPU time is counted in clock ticks, and a
+    short run of a small process may not last one."""
+    return figure / base if base else None
+
+
+def times(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
 def ratios(results: dict) -> dict:
     base = results[BASELINE]
     out = {}
@@ -303,9 +313,9 @@ def ratios(results: dict) -> dict:
         if name == BASELINE or not name.startswith("otp-"):
             continue
         out[name] = {
-            "init_p50": r["init_ms"]["p50"] / base["init_ms"]["p50"],
-            "cold_total": r["cold_total_ms"] / base["cold_total_ms"],
-            "cpu_per_warm_invoke": r["cpu_per_warm_invoke_us"] / base["cpu_per_warm_invoke_us"],
+            "init_p50": ratio(r["init_ms"]["p50"], base["init_ms"]["p50"]),
+            "cold_total": ratio(r["cold_total_ms"], base["cold_total_ms"]),
+            "cpu_per_warm_invoke": ratio(r["cpu_per_warm_invoke_us"], base["cpu_per_warm_invoke_us"]),
         }
     return out
 
@@ -373,8 +383,12 @@ def main() -> int:
     }
     print(f"{report['machine']['cpu']}, {report['machine']['cores']} cores; {args.cold} cold starts, {args.warm} warm invokes each")
     print_table(results)
-    for name, ratio in report["ratios_to_baseline"].items():
-        print(f"{name:{name_width(results)}} init {ratio['init_p50']:.2f}x, cold total {ratio['cold_total']:.2f}x, CPU per invoke {ratio['cpu_per_warm_invoke']:.2f}x the baseline")
+    for name, against in report["ratios_to_baseline"].items():
+        print(
+            f"{name:{name_width(results)}} init {times(against['init_p50'])}, "
+            f"cold total {times(against['cold_total'])}, "
+            f"CPU per invoke {times(against['cpu_per_warm_invoke'])} the baseline"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
@@ -384,9 +398,10 @@ def main() -> int:
             if name in earlier:
                 e = earlier[name]
                 print(
-                    f"{name:{name_width(results)}} vs earlier: init {r['init_ms']['p50'] / e['init_ms']['p50']:.2f}x, "
-                    f"warm p50 {r['warm_ms']['p50'] / e['warm_ms']['p50']:.2f}x, "
-                    f"CPU {r['cpu_per_warm_invoke_us'] / e['cpu_per_warm_invoke_us']:.2f}x"
+                    f"{name:{name_width(results)}} vs earlier: "
+                    f"init {times(ratio(r['init_ms']['p50'], e['init_ms']['p50']))}, "
+                    f"warm p50 {times(ratio(r['warm_ms']['p50'], e['warm_ms']['p50']))}, "
+                    f"CPU {times(ratio(r['cpu_per_warm_invoke_us'], e['cpu_per_warm_invoke_us']))}"
                 )
     return 0
 
