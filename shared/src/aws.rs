@@ -12,12 +12,11 @@
 //! | one store call, SDK retries and conflict retries included | 2 s ([`STORE_CALL_BUDGET`]) |
 //! | SNS `Publish`, one attempt, never retried | 3 s ([`SMS_TIMEOUT`]) |
 //!
-//! Register or resend, worst case: JWKS 1.5 + (owner lookup ∥ issue ∥ breaker read) 2 +
-//! the owner's second issue, or the breaker's trip ∥ the take-back, 2 + (`Publish` ∥ tally)
-//! 3 + withdrawing after a failed SMS 2 = 10.5 s. To a destination the instance has seen
-//! tripped, the reads come first and the issue after, made as the owner when the caller is
-//! one: the same 2 + 2. Verify: JWKS 1.5 + check 2 (its tally runs alongside) + taking the
-//! tally back when the check did not use the code 2 = 5.5 s. [`REQUEST_DEADLINE`] (12 s) answers `503` should the sum ever be
+//! Register or resend, worst case: JWKS 1.5 + the reads (owner and breaker, one request)
+//! 2 + the issue, or the breaker's trip on a refusal, 2 + (`Publish` ∥ tally) 3 + withdrawing
+//! after a failed SMS (its refunds alongside) 2 = 10.5 s. Verify: JWKS 1.5 + check 2 (its
+//! tally runs alongside) + taking the tally back when the check did not use the code 2 =
+//! 5.5 s. [`REQUEST_DEADLINE`] (12 s) answers `503` should the sum ever be
 //! wrong, and leaves 3 s of the function timeout for the runtime to hand the answer back.
 
 use std::time::Duration;

@@ -6,10 +6,8 @@
 //! The rolling hour is the bucket of `now` and the five before it: a send counts for at
 //! least 50 and less than 60 minutes, whatever the clock says, so nothing resets on the hour.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Mutex;
 
 use super::ports::EpochSeconds;
 use crate::phone::PhoneNumber;
@@ -290,43 +288,6 @@ impl BreakerSettings {
     }
 }
 
-/// The trips one instance has seen refuse a send, so that its next sends to those
-/// destinations are judged before anything is written: a campaign against a tripped
-/// destination then costs reads only. It only chooses the order of the requests; the store's
-/// readings still decide.
-#[derive(Debug, Default)]
-pub struct TripMemory {
-    until: Mutex<HashMap<String, EpochSeconds>>,
-}
-
-impl TripMemory {
-    /// At most this many trips are remembered; past it, the ended ones are forgotten, then
-    /// all of them (the next send to each learns it again).
-    const CAPACITY: usize = 1024;
-
-    /// Remembers that `destination` refuses sends until `until`.
-    pub fn remember(&self, destination: &Destination, until: EpochSeconds, now: EpochSeconds) {
-        let mut trips = self.until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if trips.len() >= Self::CAPACITY {
-            trips.retain(|_, until| *until > now);
-            if trips.len() >= Self::CAPACITY {
-                trips.clear();
-            }
-        }
-        let recorded = trips.entry(destination.trip_key()).or_insert(until);
-        *recorded = (*recorded).max(until);
-    }
-
-    /// Whether one of `destinations` was seen tripped until after `now`.
-    pub fn any_tripped(&self, destinations: &[Destination], now: EpochSeconds) -> bool {
-        let trips = self.until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        !trips.is_empty()
-            && destinations.iter().any(|destination| {
-                trips.get(&destination.trip_key()).is_some_and(|&until| until > now)
-            })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,32 +337,6 @@ mod tests {
         let held = settings.verdict(&prefix(), tripped, 4599).unwrap();
         assert_eq!((held.until, held.trips_now), (4600, false));
         assert_eq!(settings.verdict(&prefix(), tripped, 4600), None, "the trip has ended");
-    }
-
-    #[test]
-    fn a_remembered_trip_holds_for_its_destination_until_it_ends() {
-        let memory = TripMemory::default();
-        let country = Destination { scope: Scope::Country, value: "IN".into() };
-        assert!(!memory.any_tripped(&[prefix(), country.clone()], 1_000));
-        memory.remember(&prefix(), 2_000, 1_000);
-        memory.remember(&prefix(), 1_500, 1_000);
-        assert!(memory.any_tripped(&[prefix(), country.clone()], 1_999), "the later end holds");
-        assert!(!memory.any_tripped(&[country], 1_000), "other destinations are unaffected");
-        assert!(!memory.any_tripped(&[prefix()], 2_000), "the trip has ended");
-    }
-
-    #[test]
-    fn a_full_trip_memory_forgets_ended_trips_first() {
-        let memory = TripMemory::default();
-        let numbered = |n: usize| Destination { scope: Scope::Prefix, value: n.to_string() };
-        memory.remember(&prefix(), 9_000, 1_000);
-        for n in 1..TripMemory::CAPACITY {
-            memory.remember(&numbered(n), 1_500, 1_000);
-        }
-        memory.remember(&numbered(0), 9_000, 2_000);
-        assert!(memory.any_tripped(&[prefix()], 2_000), "a running trip is kept");
-        assert!(memory.any_tripped(&[numbered(0)], 2_000));
-        assert!(!memory.any_tripped(&[numbered(1)], 1_000), "ended trips were dropped");
     }
 
     proptest! {

@@ -11,12 +11,12 @@ use std::net::IpAddr;
 
 use tracing::Instrument;
 
-use breaker::{BreakerMode, Destination, Reading, Tallied, TripMemory, Verdict};
+use breaker::{BreakerMode, Destination, Reading, Tallied, Verdict};
 use message::Sms;
 use ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Clock, Counter, CounterKind,
-    Delivery, EpochSeconds, Issue, IssueOutcome, RandomSource, SendRefusal, SmsError, SmsReceipt,
-    SmsSender, StoreError, VerifiedPhone, Withdrawal,
+    Delivery, EpochSeconds, Issue, IssueOutcome, RandomSource, SendReadings, SendRefusal, SmsError,
+    SmsReceipt, SmsSender, StoreError, VerifiedPhone, Withdrawal,
 };
 
 pub use policy::{DestinationRefusal, Policy};
@@ -164,7 +164,6 @@ pub struct OtpService<S, M, C, R> {
     policy: Policy,
     key: HashKey,
     tokens: Option<VerificationTokens>,
-    trips: TripMemory,
 }
 
 impl<S, M, C, R> OtpService<S, M, C, R>
@@ -188,7 +187,7 @@ where
                 "OTP_TEST_NUMBERS is set: those numbers verify with fixed codes and get no SMS"
             );
         }
-        Self { store, sms, clock, random, policy, key, tokens: None, trips: TripMemory::default() }
+        Self { store, sms, clock, random, policy, key, tokens: None }
     }
 
     /// The same service, answering each successful verification with a token from `tokens`.
@@ -231,7 +230,8 @@ where
                 None => self.watched_destinations(request.phone),
                 Some(_) => Vec::new(),
             };
-            let verified = self.reserve(&challenge, &counters, &destinations, now).await?;
+            let (challenge, verified) =
+                self.reserve(challenge, &counters, &destinations, now).await?;
             let is_new_user = verified.is_none();
             let sms = self.policy.message(&code, request.phone, request.locales);
             if test_code.is_some() {
@@ -285,6 +285,7 @@ where
             resend_after: now + self.policy.resend_cooldown_seconds,
             attempts: 0,
             used: false,
+            tallied: false,
         };
         (challenge, auth_code)
     }
@@ -330,9 +331,6 @@ where
             tripped_now = verdict.trips_now,
             retry_after_seconds,
         );
-        if enforced {
-            self.trips.remember(&verdict.destination, verdict.until, now);
-        }
         let refusal = enforced.then_some(OtpError::DestinationThrottled { retry_after_seconds });
         Some((verdict, refusal))
     }
@@ -363,118 +361,50 @@ where
         }
     }
 
-    /// Stores `challenge` within the send limits, having read whether the phone has
-    /// verified and the breaker's tallies for `destinations`. The phone's verified owner
-    /// passes the breaker and is not held to the per-phone cap, which anyone can fill: when
-    /// that cap alone refuses the owner, the send is tried again as the owner, which the
-    /// store checks atomically.
+    /// Stores `challenge` within the send limits. The phone's record and the breaker's
+    /// readings are read first, in one request, and the breaker judges before anything is
+    /// written: a send it refuses, or one whose reads fail, leaves the subject's pending
+    /// code and every counter exactly as they were, and a campaign against a tripped
+    /// destination costs reads only.
     ///
-    /// Usually the three requests go at once, so that a send costs one round trip here, and
-    /// a send the breaker then refuses is taken back, refunding its counters. Once this
-    /// instance has seen a destination tripped, sends to it read first and write only if
-    /// the breaker lets them through, so that a campaign against it writes nothing.
+    /// The phone's verified owner passes the breaker, is not tallied (so that owners cannot
+    /// lift a tripped destination's conversion), and is not held to the per-phone cap,
+    /// which anyone can fill; the store checks ownership atomically with the write, so a
+    /// read that was stale (the phone changed hands in between) refuses the send for a
+    /// second. Returns the challenge as stored: `tallied` says whether the
+    /// breaker counts it.
     async fn reserve(
         &self,
-        challenge: &Challenge,
+        challenge: Challenge,
         counters: &[Counter],
         destinations: &[Destination],
         now: EpochSeconds,
-    ) -> Result<Option<VerifiedPhone>, OtpError> {
-        let issue = Issue { challenge, counters, now, as_verified_owner: false };
+    ) -> Result<(Challenge, Option<VerifiedPhone>), OtpError> {
         let window = breaker::window(now);
-        let readings = async {
-            match destinations {
-                [] => Ok(Vec::new()),
-                _ => self.store.breaker_readings(destinations, &window).await,
-            }
-        };
-        let passes_breaker = |verified: &Option<VerifiedPhone>| {
-            verified.as_ref().and_then(|phone| phone.owner.as_deref())
-                == Some(challenge.subject_key.as_str())
-        };
-        if self.trips.any_tripped(destinations, now) {
-            let (verified, readings) =
-                tokio::join!(self.store.verified(&challenge.phone_key), readings);
-            let verified = verified?;
-            // The owner, known before the write here, sends as the owner at once.
-            let as_verified_owner = passes_breaker(&verified);
-            if !as_verified_owner
-                && let Some((verdict, refusal)) = self.judge(destinations, readings?, now)
-            {
-                self.record_trip(&verdict).await;
-                if let Some(refusal) = refusal {
-                    return Err(refusal);
-                }
-            }
-            let issue = Issue { as_verified_owner, ..issue };
-            let issued = match self.store.issue(issue).await {
-                Ok(issued) => issued,
-                Err(error) => {
-                    self.take_back(challenge, counters).await;
-                    return Err(error.into());
-                }
-            };
-            return self.settle(issue, issued, verified, now).await;
-        }
-        let (verified, issued, readings) = tokio::join!(
-            self.store.verified(&challenge.phone_key),
-            self.store.issue(issue),
-            readings
-        );
-        let (verified, issued, readings) = match (verified, issued, readings) {
-            (Ok(verified), Ok(issued), Ok(readings)) => (verified, issued, readings),
-            (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
-                // The challenge may be stored (or its answer lost): take it back, refunding
-                // its counters, so that a failed request leaves nothing counted.
-                self.take_back(challenge, counters).await;
-                return Err(error.into());
-            }
-        };
-        if !passes_breaker(&verified)
+        let SendReadings { verified, readings } =
+            self.store.send_readings(&challenge.phone_key, destinations, &window).await?;
+        let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
+        let as_verified_owner = owner == Some(challenge.subject_key.as_str());
+        if !as_verified_owner
             && let Some((verdict, refusal)) = self.judge(destinations, readings, now)
         {
-            let taken_back = async {
-                if refusal.is_some() && issued == IssueOutcome::Issued {
-                    self.take_back(challenge, counters).await;
-                }
-            };
-            tokio::join!(self.record_trip(&verdict), taken_back);
+            self.record_trip(&verdict).await;
             if let Some(refusal) = refusal {
                 return Err(refusal);
             }
         }
-        self.settle(issue, issued, verified, now).await
-    }
-
-    /// The end of a reservation the breaker let through: the store's answer, after trying
-    /// again as the verified owner when the shared per-phone cap alone refused the owner
-    /// (unless `issue` was made as the owner already).
-    async fn settle(
-        &self,
-        issue: Issue<'_>,
-        mut issued: IssueOutcome,
-        verified: Option<VerifiedPhone>,
-        now: EpochSeconds,
-    ) -> Result<Option<VerifiedPhone>, OtpError> {
-        let owner = verified.as_ref().and_then(|phone| phone.owner.as_deref());
-        if let IssueOutcome::Refused(refusal) = &issued
-            && !issue.as_verified_owner
-            && refusal.full.iter().map(|full| full.kind).eq([CounterKind::Phone])
-            && !refusal.cooldown
-            && owner == Some(issue.challenge.subject_key.as_str())
-        {
-            let as_owner = Issue { as_verified_owner: true, ..issue };
-            issued = match self.store.issue(as_owner).await {
-                Ok(issued) => issued,
-                Err(error) => {
-                    self.take_back(issue.challenge, issue.counters).await;
-                    return Err(error.into());
-                }
-            };
-        }
-        match issued {
-            IssueOutcome::Issued => Ok(verified),
-            IssueOutcome::Refused(refusal) => Err(self.rate_limited(&refusal, issue.counters, now)),
+        let challenge =
+            Challenge { tallied: !as_verified_owner && !destinations.is_empty(), ..challenge };
+        let issue = Issue { challenge: &challenge, counters, now, as_verified_owner };
+        match self.store.issue(issue).await {
+            Ok(IssueOutcome::Issued) => Ok((challenge, verified)),
+            // A refusal with `not_owner`: the phone changed hands since the read, and the
+            // answer is to retry in a second (`owner_changed`), judged afresh.
+            Ok(IssueOutcome::Refused(refusal)) => Err(self.rate_limited(&refusal, counters, now)),
+            Err(error) => {
+                self.take_back(&challenge, counters).await;
+                Err(error.into())
+            }
         }
     }
 
@@ -525,8 +455,9 @@ where
         }
     }
 
-    /// Sends the code by SMS, tallying the send for the breaker at the same time. When the
-    /// SMS fails, the challenge is withdrawn, so that neither the code nor its cooldown
+    /// Sends the code by SMS, tallying the send for the breaker at the same time when the
+    /// breaker judged it. When the SMS fails, the challenge is withdrawn (the subject's
+    /// earlier code, if still open, is put back), so that neither the code nor its cooldown
     /// outlives it; its counters are refunded and its tally taken back too unless the
     /// message may still arrive.
     async fn deliver(
@@ -538,8 +469,11 @@ where
         sms: &Sms,
         now: EpochSeconds,
     ) -> Result<SmsReceipt, OtpError> {
+        // Only the sends the breaker judged are tallied: an owner's would lift the
+        // conversion of a destination the breaker is holding.
+        let tallied_here = if challenge.tallied { destinations } else { &[] };
         let (sent, tallied) =
-            tokio::join!(self.sms.send(phone, sms), self.tally(destinations, Tallied::Sent, now));
+            tokio::join!(self.sms.send(phone, sms), self.tally(tallied_here, Tallied::Sent, now));
         let error = match sent {
             Ok(receipt) => return Ok(receipt),
             Err(error) => error,
@@ -553,7 +487,7 @@ where
         if error.delivery == Delivery::NotSent {
             let untallied = async {
                 if tallied {
-                    self.tally(destinations, Tallied::Unsent, now).await;
+                    self.tally(tallied_here, Tallied::Unsent, now).await;
                 }
             };
             tokio::join!(self.take_back(challenge, counters), untallied);

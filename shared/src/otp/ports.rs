@@ -112,6 +112,10 @@ pub struct Challenge {
     pub attempts: u32,
     /// Whether the code has verified once already.
     pub used: bool,
+    /// Whether the breaker tallied this send, so that its verification is tallied too:
+    /// false for a verified owner's send and a test number's, which the breaker does not
+    /// judge.
+    pub tallied: bool,
 }
 
 impl Challenge {
@@ -265,12 +269,14 @@ pub struct FullCounter {
     pub count: u32,
 }
 
-/// A challenge to take back after its SMS failed.
+/// A challenge to take back after its request failed.
 #[derive(Debug, Clone, Copy)]
 pub struct Withdrawal<'a> {
-    /// The challenge; it is deleted only if it is still the stored one.
+    /// The challenge; it is taken back only if it is still the stored one, and the
+    /// subject's challenge it replaced (if that one could still verify) is put back.
     pub challenge: &'a Challenge,
-    /// Counters to decrement, in the same all-or-nothing write as the delete.
+    /// Counters to decrement once the challenge is taken back, each on its own: a counter
+    /// that is gone (its window ended) refunds nothing and stops no other refund.
     pub refund: &'a [Counter],
 }
 
@@ -324,6 +330,15 @@ pub enum CheckOutcome {
     },
 }
 
+/// What [`ChallengeStore::send_readings`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReadings {
+    /// The phone's verification record, if it has ever verified.
+    pub verified: Option<VerifiedPhone>,
+    /// The breaker's reading of each destination, in their order.
+    pub readings: Vec<Reading>,
+}
+
 /// A phone that has verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedPhone {
@@ -351,8 +366,11 @@ pub trait ChallengeStore: Clone + Send + Sync + 'static {
         issue: Issue<'_>,
     ) -> impl Future<Output = Result<IssueOutcome, StoreError>> + Send;
 
-    /// Deletes the challenge if it is still the stored one, and then only, decrements the
-    /// refund counters: a challenge that was never stored refunds nothing.
+    /// Takes the challenge back if it is still the stored one, putting back the challenge
+    /// it replaced when that one is still open (not used, not expired), and then only
+    /// decrements each refund counter that still holds a count: a challenge that was never
+    /// stored refunds nothing, and a refused or failed send leaves the subject's pending
+    /// code as it was. An error means some part may not have been taken back.
     fn withdraw(
         &self,
         withdrawal: Withdrawal<'_>,
@@ -367,6 +385,28 @@ pub trait ChallengeStore: Clone + Send + Sync + 'static {
         &self,
         check: Check<'_>,
     ) -> impl Future<Output = Result<CheckOutcome, StoreError>> + Send;
+
+    /// What a send is judged on, before anything is written: the phone's verification
+    /// record and [`Self::breaker_readings`]. Neither needs to be strongly consistent,
+    /// since the write that follows re-checks everything it relies on; a store may read
+    /// them in one request.
+    fn send_readings(
+        &self,
+        phone_key: &str,
+        destinations: &[Destination],
+        window: &[EpochSeconds],
+    ) -> impl Future<Output = Result<SendReadings, StoreError>> + Send {
+        async move {
+            let readings = async {
+                match destinations {
+                    [] => Ok(Vec::new()),
+                    _ => self.breaker_readings(destinations, window).await,
+                }
+            };
+            let (verified, readings) = tokio::join!(self.verified(phone_key), readings);
+            Ok(SendReadings { verified: verified?, readings: readings? })
+        }
+    }
 
     /// Each destination's tally summed over the buckets starting at `window`, and its
     /// recorded trip; in the order of `destinations`.

@@ -308,6 +308,26 @@ async fn failed_sms_leaves_no_code_and_no_cooldown() {
 }
 
 #[tokio::test]
+async fn a_failed_resend_leaves_the_earlier_code_as_it_was() {
+    let (inbox, store, clock) = (Inbox::new(), MemoryStore::new(), ManualClock::new(START));
+    let policy = Policy { resend_cooldown_seconds: 30, ..Policy::default() };
+    let build = || service().store(store.clone()).clock(clock.clone()).policy(policy.clone());
+    let working = build().sms(inbox.clone()).build();
+    let broken = build().sms(BrokenSms).build();
+    let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
+    let request = SendRequest { subject: "alice", phone: &phone, client_ip: None, locales: &[] };
+
+    let sent = working.send_code(request).await.unwrap();
+    let body = inbox.messages()[0].body.clone();
+    let code = body.split(|c: char| !c.is_ascii_digit()).find(|word| word.len() == 6).unwrap();
+    clock.advance(30);
+    assert!(matches!(broken.send_code(request).await, Err(OtpError::SmsUnavailable(_))));
+    let verify =
+        VerifyRequest { subject: "alice", phone: &phone, auth_code: &sent.auth_code, code };
+    working.verify_code(verify).await.expect("the earlier code still verifies");
+}
+
+#[tokio::test]
 async fn refused_destinations_get_no_sms_and_say_why() {
     let h = harness(Policy { allowed_countries: Some("IN".parse().unwrap()), ..Policy::default() });
     let british = PhoneNumber::parse("+447400123456", "").unwrap();

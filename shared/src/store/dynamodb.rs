@@ -3,7 +3,10 @@
 //! instances; nothing is read first and then written.
 //!
 //! The table has a string partition key `pk` and TTL on `purge_at`. Items:
-//! - `challenge#<phone pseudonym>#<subject pseudonym>`: a subject's challenge for a phone;
+//! - `challenge#<phone pseudonym>#<subject pseudonym>`: a subject's challenge for a phone,
+//!   with the one it replaced beside it (`prev_*`), put back should the new one be withdrawn;
+//!   `tallied` says whether the breaker counted its send (absent on items from before it:
+//!   every send was tallied then);
 //! - `counter#<kind>#<pseudonym>#<window start>`: one fixed-window counter;
 //! - `verified#<phone pseudonym>`: the phone has verified; `owner` is the pseudonym of the
 //!   subject that verified it last. Never expires.
@@ -23,21 +26,23 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put,
+    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::otp::breaker::{self, Destination, Reading, Tallied, Tally};
 use crate::otp::ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind,
-    EpochSeconds, FullCounter, Issue, IssueOutcome, SendRefusal, StoreError, VerifiedPhone,
-    Withdrawal,
+    EpochSeconds, FullCounter, Issue, IssueOutcome, SendReadings, SendRefusal, StoreError,
+    VerifiedPhone, Withdrawal,
 };
 
 /// The longest one store call may take, retries included, unless the store is made with
@@ -50,6 +55,20 @@ pub const DEFAULT_CALL_BUDGET: Duration = Duration::from_secs(2);
 const CHECK_PASSES: usize = 3;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The fields of a challenge that the issue replacing it keeps as `prev_<field>`, so that a
+/// withdrawal can put it back; each with the placeholder kept when the field is absent (no
+/// challenge before, or one written before the field existed: `tallied` was then always so).
+const SAVED_FIELDS: [(&str, &str); 8] = [
+    ("challenge_id", ":none"),
+    ("code_digest", ":no_digest"),
+    ("expires_at", ":zero"),
+    ("resend_after", ":zero"),
+    ("attempts", ":zero"),
+    ("used", ":false"),
+    ("tallied", ":true"),
+    ("purge_at", ":zero"),
+];
 
 /// The DynamoDB adapter.
 #[derive(Debug, Clone)]
@@ -153,18 +172,46 @@ impl DynamoStore {
 
     fn issue_items(&self, issue: &Issue<'_>) -> Result<Vec<TransactWriteItem>, StoreError> {
         let challenge = issue.challenge;
-        let put = Put::builder()
+        // The replaced challenge is kept beside the new one (`prev_*`), so that a withdrawal
+        // puts it back: a send that fails after this write leaves the pending code as it was.
+        let replace = Update::builder()
             .table_name(&self.table)
-            .set_item(Some(challenge_item(challenge)))
+            .key("pk", challenge_key(&challenge.phone_key, &challenge.subject_key))
+            .update_expression(format!(
+                "SET {saved}, challenge_id = :id, code_digest = :digest, expires_at = :expires_at, \
+                 resend_after = :resend_after, attempts = :zero, used = :false, \
+                 tallied = :tallied, purge_at = :purge_at \
+                 REMOVE attempt_ids, used_by, reassigned",
+                saved = SAVED_FIELDS
+                    .iter()
+                    .map(|(field, absent)| format!(
+                        "prev_{field} = if_not_exists({field}, {absent})"
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ))
             .condition_expression(
                 "attribute_not_exists(pk) OR (resend_after <= :now AND challenge_id <> :id)",
             )
             .expression_attribute_values(":now", number(issue.now))
             .expression_attribute_values(":id", string(&challenge.id))
+            .expression_attribute_values(":none", string(""))
+            .expression_attribute_values(":no_digest", AttributeValue::B(Blob::new(vec![0])))
+            .expression_attribute_values(
+                ":digest",
+                AttributeValue::B(Blob::new(challenge.code_digest.clone())),
+            )
+            .expression_attribute_values(":expires_at", number(challenge.expires_at))
+            .expression_attribute_values(":resend_after", number(challenge.resend_after))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":tallied", AttributeValue::Bool(challenge.tallied))
+            .expression_attribute_values(":purge_at", number(challenge.forget_after()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(StoreError::new)?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        let mut items = vec![TransactWriteItem::builder().update(replace).build()];
         for counter in issue.counters {
             let waived = issue.as_verified_owner && counter.kind == CounterKind::Phone;
             items.push(self.counter_update(counter, !waived)?);
@@ -217,30 +264,107 @@ impl DynamoStore {
         Ok(IssueOutcome::Refused(refusal))
     }
 
+    /// Takes the challenge back: the challenge it replaced is put back when there was one
+    /// (one `UpdateItem`), or it is deleted (one `DeleteItem`), each only while it is still
+    /// the stored one; then each refund goes on its own, at once. A refund whose counter is
+    /// gone, or already at zero, refunds nothing. A retry of a write whose answer was lost
+    /// finds the challenge no longer ours and refunds nothing: this errs towards counting.
     async fn withdraw_once(&self, withdrawal: Withdrawal<'_>) -> Result<(), StoreError> {
         let challenge = withdrawal.challenge;
-        let delete = Delete::builder()
+        let key = challenge_key(&challenge.phone_key, &challenge.subject_key);
+        let restored = SAVED_FIELDS
+            .iter()
+            .map(|(field, _)| format!("{field} = prev_{field}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let forgotten =
+            SAVED_FIELDS.iter().map(|(field, _)| format!("prev_{field}")).collect::<Vec<_>>();
+        let restore = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .key("pk", challenge_key(&challenge.phone_key, &challenge.subject_key))
-            .condition_expression("challenge_id = :id")
+            .key("pk", key.clone())
+            .update_expression(format!(
+                "SET {restored} REMOVE {}, attempt_ids, used_by, reassigned",
+                forgotten.join(", ")
+            ))
+            .condition_expression("challenge_id = :id AND prev_challenge_id <> :none")
             .expression_attribute_values(":id", string(&challenge.id))
-            .build()
-            .map_err(StoreError::new)?;
-        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+            .expression_attribute_values(":none", string(""))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let ours = match restore {
+            Ok(_) => true,
+            Err(SdkError::ServiceError(error)) => match error.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    let stored = failed.item().and_then(|item| optional_text(item, "challenge_id"));
+                    // Ours, with nothing it replaced: deleted instead.
+                    stored == Some(challenge.id.as_str())
+                        && self.delete_challenge(key, &challenge.id).await?
+                }
+                other => return Err(StoreError::new(other)),
+            },
+            Err(error) => return Err(StoreError::new(error)),
+        };
+        if !ours {
+            return Ok(()); // not (or no longer) ours: nothing to take back
+        }
+        let mut refunds = tokio::task::JoinSet::new();
         for counter in withdrawal.refund {
-            let refund = Update::builder()
+            let refund = self
+                .client
+                .update_item()
                 .table_name(&self.table)
                 .key("pk", counter_key(counter))
                 .update_expression("ADD sends :minus_one")
                 .condition_expression("sends >= :one")
                 .expression_attribute_values(":minus_one", number(-1))
-                .expression_attribute_values(":one", number(1))
-                .build()
-                .map_err(StoreError::new)?;
-            items.push(TransactWriteItem::builder().update(refund).build());
+                .expression_attribute_values(":one", number(1));
+            refunds.spawn(refund.send());
         }
-        // Cancelled means the challenge is not (or no longer) ours: nothing to take back.
-        self.transact(items).await.map(|_| ())
+        let mut failed_refunds = 0;
+        while let Some(done) = refunds.join_next().await {
+            match done.map_err(StoreError::new)? {
+                Ok(_) => {}
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(UpdateItemError::is_conditional_check_failed_exception) => {}
+                Err(error) => {
+                    tracing::warn!(error = %DisplayErrorContext(&error), "a refund failed");
+                    failed_refunds += 1;
+                }
+            }
+        }
+        match failed_refunds {
+            0 => Ok(()),
+            n => Err(StoreError::new(format!("{n} of the refunds failed; they stay counted"))),
+        }
+    }
+
+    /// Deletes the challenge stored under `key` if its id is `id`; says whether it did.
+    async fn delete_challenge(&self, key: AttributeValue, id: &str) -> Result<bool, StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", key)
+            .condition_expression("challenge_id = :id")
+            .expression_attribute_values(":id", string(id))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(StoreError::new(error)),
+        }
     }
 
     /// The counting write of a check: when the code is wrong, one attempt (with this
@@ -372,7 +496,7 @@ impl DynamoStore {
             return Ok(Judged::Done(CheckOutcome::Refused(refusal)));
         }
         if challenge.code_digest == check.code_digest {
-            return Ok(Judged::Right);
+            return Ok(Judged::Right { tallied: challenge.tallied });
         }
         Ok(Judged::LastWrong)
     }
@@ -397,12 +521,13 @@ impl DynamoStore {
             let (items, failures_index) = match next {
                 Judged::FirstTry => (self.wrong_code_items(&check, false)?, 1),
                 Judged::LastWrong => (self.wrong_code_items(&check, true)?, 1),
-                Judged::Right => {
+                Judged::Right { .. } => {
                     (self.right_code_items(&check, reassign)?, 1 + usize::from(check.record_owner))
                 }
                 Judged::Done(outcome) | Judged::Ours(outcome) => return Ok(outcome),
             };
-            let transacted = if matches!(next, Judged::Right)
+            // Only a code whose send the breaker tallied is tallied as verified.
+            let transacted = if matches!(next, Judged::Right { tallied: true })
                 && !check.tally.is_empty()
                 && !tallied.swap(true, Ordering::Relaxed)
             {
@@ -419,7 +544,7 @@ impl DynamoStore {
             let reasons = match transacted {
                 Transacted::Committed => {
                     return Ok(match next {
-                        Judged::Right => CheckOutcome::Verified { reassigned: reassign },
+                        Judged::Right { .. } => CheckOutcome::Verified { reassigned: reassign },
                         last => {
                             CheckOutcome::WrongCode { locked: matches!(last, Judged::LastWrong) }
                         }
@@ -443,7 +568,7 @@ impl DynamoStore {
             match judged {
                 Some(judged) => next = judged,
                 // Only the owner condition failed: the phone changes hands, or stops doing so.
-                None if matches!(next, Judged::Right) => reassign = !reassign,
+                None if matches!(next, Judged::Right { .. }) => reassign = !reassign,
                 None => return Err(StoreError::new("a condition failed on no item of the check")),
             }
         }
@@ -457,8 +582,12 @@ enum Judged {
     FirstTry,
     /// The code is wrong and this attempt is the challenge's last.
     LastWrong,
-    /// The code is right and the challenge open.
-    Right,
+    /// The code is right and the challenge open; `tallied` when the breaker counted its
+    /// send, so that its verification counts too.
+    Right {
+        /// The challenge's `tallied`.
+        tallied: bool,
+    },
     /// Decided.
     Done(CheckOutcome),
     /// Decided by our own earlier write, applied before its answer was lost.
@@ -515,7 +644,19 @@ impl ChallengeStore for DynamoStore {
         destinations: &[Destination],
         window: &[EpochSeconds],
     ) -> Result<Vec<Reading>, StoreError> {
-        self.within_budget(self.breaker_readings_once(destinations, window)).await
+        let read = self.readings_once(None, destinations, window);
+        Ok(self.within_budget(read).await?.1)
+    }
+
+    async fn send_readings(
+        &self,
+        phone_key: &str,
+        destinations: &[Destination],
+        window: &[EpochSeconds],
+    ) -> Result<SendReadings, StoreError> {
+        let read = self.readings_once(Some(phone_key), destinations, window);
+        let (verified, readings) = self.within_budget(read).await?;
+        Ok(SendReadings { verified, readings })
     }
 
     async fn tally(
@@ -557,22 +698,26 @@ impl ChallengeStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Reads every bucket of the window and the trip of each destination in one
-    /// `BatchGetItem` (eventually consistent: a tally a moment old decides as well), asking
-    /// again for any keys DynamoDB left unprocessed.
-    async fn breaker_readings_once(
+    /// Reads every bucket of the window and the trip of each destination, and the phone's
+    /// record when `phone_key` is given, in one `BatchGetItem` (eventually consistent: a
+    /// tally a moment old decides as well, and the write that follows re-checks the owner),
+    /// asking again for any keys DynamoDB left unprocessed.
+    async fn readings_once(
         &self,
+        phone_key: Option<&str>,
         destinations: &[Destination],
         window: &[EpochSeconds],
-    ) -> Result<Vec<Reading>, StoreError> {
-        let mut wanted: Vec<String> = Vec::new();
+    ) -> Result<(Option<VerifiedPhone>, Vec<Reading>), StoreError> {
+        let mut wanted: Vec<AttributeValue> = Vec::new();
+        wanted.extend(phone_key.map(verified_key));
         for destination in destinations {
-            wanted.extend(window.iter().map(|bucket| destination.bucket_key(*bucket)));
-            wanted.push(destination.trip_key());
+            wanted
+                .extend(window.iter().map(|bucket| breaker_key(&destination.bucket_key(*bucket))));
+            wanted.push(breaker_key(&destination.trip_key()));
         }
         let mut found: HashMap<String, Item> = HashMap::new();
         for chunk in wanted.chunks(100) {
-            let keys = chunk.iter().map(|key| HashMap::from([("pk".to_owned(), breaker_key(key))]));
+            let keys = chunk.iter().map(|key| HashMap::from([("pk".to_owned(), key.clone())]));
             let mut request = KeysAndAttributes::builder()
                 .set_keys(Some(keys.collect()))
                 .build()
@@ -589,8 +734,7 @@ impl DynamoStore {
                 for item in
                     output.responses.unwrap_or_default().remove(&self.table).unwrap_or_default()
                 {
-                    let key = text(&item, "pk")?.trim_start_matches("breaker#").to_owned();
-                    found.insert(key, item);
+                    found.insert(text(&item, "pk")?.to_owned(), item);
                 }
                 match output.unprocessed_keys.unwrap_or_default().remove(&self.table) {
                     Some(left) if !left.keys().is_empty() => request = left,
@@ -600,20 +744,26 @@ impl DynamoStore {
                 pause = (pause * 2).min(Duration::from_millis(200));
             }
         }
+        let verified = phone_key.and_then(|phone_key| {
+            let item = found.get(&format!("verified#{phone_key}"))?;
+            Some(VerifiedPhone { owner: optional_text(item, "owner").map(str::to_owned) })
+        });
+        let breaker_item = |key: String| found.get(&format!("breaker#{key}"));
         let count = |item: Option<&Item>, name| item.and_then(|item| numeric(item, name).ok());
-        Ok(destinations
+        let readings = destinations
             .iter()
             .map(|destination| Reading {
                 tally: window.iter().fold(Tally::default(), |sum, bucket| {
-                    let item = found.get(&destination.bucket_key(*bucket));
+                    let item = breaker_item(destination.bucket_key(*bucket));
                     sum + Tally {
                         sent: count(item, "sent_count").unwrap_or(0),
                         verified: count(item, "verified_count").unwrap_or(0),
                     }
                 }),
-                tripped_until: count(found.get(&destination.trip_key()), "tripped_until"),
+                tripped_until: count(breaker_item(destination.trip_key()), "tripped_until"),
             })
-            .collect())
+            .collect();
+        Ok((verified, readings))
     }
 
     /// One `UpdateItem` per destination, all at once, each attempted once: an `ADD` is not
@@ -697,19 +847,6 @@ fn string(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn challenge_item(challenge: &Challenge) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), challenge_key(&challenge.phone_key, &challenge.subject_key)),
-        ("challenge_id".to_owned(), string(&challenge.id)),
-        ("code_digest".to_owned(), AttributeValue::B(Blob::new(challenge.code_digest.clone()))),
-        ("expires_at".to_owned(), number(challenge.expires_at)),
-        ("resend_after".to_owned(), number(challenge.resend_after)),
-        ("attempts".to_owned(), number(challenge.attempts)),
-        ("used".to_owned(), AttributeValue::Bool(challenge.used)),
-        ("purge_at".to_owned(), number(challenge.forget_after())),
-    ])
-}
-
 fn parse_challenge(
     phone_key: &str,
     subject_key: &str,
@@ -730,6 +867,8 @@ fn parse_challenge(
         resend_after: numeric(item, "resend_after")?,
         attempts: numeric(item, "attempts")?,
         used: used.ok_or_else(|| StoreError::new("challenge item has no valid used"))?,
+        // Written before the field existed: every send was tallied then.
+        tallied: item.get("tallied").and_then(|v| v.as_bool().ok()).copied().unwrap_or(true),
     })
 }
 

@@ -63,11 +63,13 @@ fn state_tallies<'a>(
 }
 
 /// A challenge and the checks made on it, by check id, so that a retried check is
-/// answered as the first was instead of counting again.
+/// answered as the first was instead of counting again; and the challenge it replaced, put
+/// back should this one be withdrawn.
 #[derive(Debug)]
 struct Stored {
     challenge: Challenge,
     checks: Vec<(String, CheckOutcome)>,
+    previous: Option<Challenge>,
 }
 
 fn key(phone_key: &str, subject_key: &str) -> (String, String) {
@@ -115,7 +117,9 @@ impl ChallengeStore for MemoryStore {
         for counter in issue.counters {
             state.counters.entry(counter.key.clone()).or_insert((0, counter.resets_at)).0 += 1;
         }
-        state.challenges.insert(slot, Stored { challenge: challenge.clone(), checks: Vec::new() });
+        let previous = state.challenges.remove(&slot).map(|stored| stored.challenge);
+        let stored = Stored { challenge: challenge.clone(), checks: Vec::new(), previous };
+        state.challenges.insert(slot, stored);
         Ok(IssueOutcome::Issued)
     }
 
@@ -126,7 +130,11 @@ impl ChallengeStore for MemoryStore {
         if state.challenges.get(&slot).is_none_or(|stored| stored.challenge.id != challenge.id) {
             return Ok(());
         }
-        state.challenges.remove(&slot);
+        let withdrawn = state.challenges.remove(&slot);
+        if let Some(previous) = withdrawn.and_then(|stored| stored.previous) {
+            let restored = Stored { challenge: previous, checks: Vec::new(), previous: None };
+            state.challenges.insert(slot, restored);
+        }
         for counter in withdrawal.refund {
             if let Some((count, _)) = state.counters.get_mut(&counter.key) {
                 *count = count.saturating_sub(1);
@@ -160,7 +168,7 @@ impl ChallengeStore for MemoryStore {
         challenge.attempts += 1;
         let outcome = if challenge.code_digest == check.code_digest {
             challenge.used = true;
-            if !check.tally.is_empty() {
+            if challenge.tallied && !check.tally.is_empty() {
                 let bucket = breaker::bucket_of(check.now);
                 for destination in check.tally {
                     state_tallies(tallies, destination, bucket).verified += 1;

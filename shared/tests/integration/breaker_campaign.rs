@@ -287,12 +287,10 @@ async fn budgets_refuse_exactly_at_their_limit_under_parallel_sends(store: impl 
     assert_eq!(inbox.messages().len(), 12);
 }
 
-/// Once the service has seen a prefix tripped, a send to it is judged before anything is
-/// written: a refused resend leaves the subject's pending code usable (and a campaign
-/// against the prefix writes nothing).
-async fn a_send_to_a_prefix_seen_tripped_is_refused_before_anything_is_written(
-    store: impl ChallengeStore,
-) {
+/// A send the breaker refuses is judged before anything is written, the first time too: a
+/// refused resend leaves the subject's pending code usable, and the campaign's refused
+/// sends write nothing.
+async fn a_refused_resend_leaves_the_pending_code_as_it_was(store: impl ChallengeStore) {
     use otp_shared::otp::breaker::{Destination, Scope, Tallied};
     use otp_shared::otp::ports::Clock;
     let (otp, inbox, clock) = build(store.clone(), policy(BreakerMode::Enforce));
@@ -305,15 +303,46 @@ async fn a_send_to_a_prefix_seen_tripped_is_refused_before_anything_is_written(
     for _ in 0..20 {
         store.tally(&prefix, Tallied::Sent, clock.now()).await.unwrap();
     }
-    let other = PhoneNumber::parse("+917000011111", "").unwrap();
-    let bob = SendRequest { subject: "bob", phone: &other, client_ip: None, locales: &[] };
-    assert!(matches!(otp.send_code(bob).await, Err(OtpError::DestinationThrottled { .. })));
     clock.advance(Policy::default().resend_cooldown_seconds);
     assert!(matches!(otp.send_code(alice).await, Err(OtpError::DestinationThrottled { .. })));
     let verify =
         VerifyRequest { subject: "alice", phone: &phone, auth_code: &sent.auth_code, code: &code };
     otp.verify_code(verify).await.expect("the refused resend left the pending code alone");
     assert_eq!(inbox.messages().len(), 1);
+}
+
+/// Owners pass the breaker, and so are not tallied: owners sending to and verifying their
+/// own numbers in a pumped prefix cannot lift its conversion and reopen it.
+async fn owners_cannot_reopen_a_prefix_the_breaker_holds(store: impl ChallengeStore) {
+    use otp_shared::otp::breaker::{Destination, Scope, Tallied};
+    use otp_shared::otp::ports::Clock;
+    let (otp, inbox, clock) = build(store.clone(), policy(BreakerMode::Enforce));
+    let owners: Vec<PhoneNumber> =
+        (0..3).map(|n| PhoneNumber::parse(&format!("+91700009999{n}"), "").unwrap()).collect();
+    let mut figures = Figures::default();
+    for (n, phone) in owners.iter().enumerate() {
+        real_user(&otp, &inbox, 1 + n as u32, phone, &mut figures).await;
+    }
+    assert_eq!(figures.real_sent, 3);
+    // Pumping: 3 verified of 23 sent, below the conversion of 0.2 over the sample of 20.
+    let prefix = [Destination { scope: Scope::Prefix, value: "91700".into() }];
+    for _ in 0..20 {
+        store.tally(&prefix, Tallied::Sent, clock.now()).await.unwrap();
+    }
+    for _ in 0..4 {
+        clock.advance(Policy::default().resend_cooldown_seconds);
+        for (n, phone) in owners.iter().enumerate() {
+            real_user(&otp, &inbox, 1 + n as u32, phone, &mut figures).await;
+        }
+    }
+    assert_eq!((figures.real_sent, figures.real_refused), (15, 0), "owners are exempt");
+    let pumped = PhoneNumber::parse("+917000012345", "").unwrap();
+    let stranger = SendRequest { subject: "pump", phone: &pumped, client_ip: None, locales: &[] };
+    let refused = otp.send_code(stranger).await;
+    assert!(
+        matches!(refused, Err(OtpError::DestinationThrottled { .. })),
+        "the owners' 12 sends and verifications lifted nothing: {refused:?}"
+    );
 }
 
 /// A DynamoDB store on a fresh table of the emulator, with time for moto to answer while
@@ -349,5 +378,6 @@ both_stores![
     a_tripped_prefix_reopens_once_its_cooldown_and_window_have_passed,
     a_campaign_spread_over_many_prefixes_trips_its_country_and_no_other,
     budgets_refuse_exactly_at_their_limit_under_parallel_sends,
-    a_send_to_a_prefix_seen_tripped_is_refused_before_anything_is_written,
+    a_refused_resend_leaves_the_pending_code_as_it_was,
+    owners_cannot_reopen_a_prefix_the_breaker_holds,
 ];

@@ -49,14 +49,13 @@ struct Cell {
 
 fn cells() -> Vec<Cell> {
     let mut cells = Vec::new();
-    // A send reads the phone's record and the breaker's tallies (GetItem, BatchGetItem),
-    // reserves (TransactWriteItems), sends (Publish) and tallies the send (UpdateItem); a
-    // check consumes (TransactWriteItems) and tallies the verification (UpdateItem). The
-    // breaker's trip (PutItem) happens only on a refused send, outside these paths.
+    // A send reads the phone's record and the breaker's tallies (BatchGetItem), reserves
+    // (TransactWriteItems), sends (Publish) and tallies the send (UpdateItem); a check
+    // consumes (TransactWriteItems) and tallies the verification (UpdateItem). The breaker's
+    // trip (PutItem) happens only on a refused send, outside these paths; the take-back after
+    // a failed SMS (UpdateItem or DeleteItem) in the `SNS:Publish` rows.
     for endpoint in [Endpoint::Register, Endpoint::Resend] {
-        for operation in
-            ["DynamoDB:GetItem", "DynamoDB:BatchGetItem", "DynamoDB:TransactWriteItems"]
-        {
+        for operation in ["DynamoDB:BatchGetItem", "DynamoDB:TransactWriteItems"] {
             cells.extend(DYNAMODB_FAULTS.map(|fault| Cell { endpoint, operation, fault }));
         }
         let operation = "SNS:Publish";
@@ -152,11 +151,26 @@ fn answer_text(answer: &Answer) -> String {
     format!("503 {}", answer.code())
 }
 
-/// What a failed send left behind, in the matrix's words.
-async fn after_send(user: &User, sms_before: usize) -> String {
+/// The id of the user's pending challenge, if any.
+async fn challenge_id(user: &User) -> Option<String> {
     let items = user.items().await;
-    let code = if items.contains_key("challenge") { "a code left" } else { "no code" };
-    let counted = match user.number("counter#phone", "sends").await {
+    items.get("challenge").and_then(|item| item["challenge_id"].as_s().ok()).cloned()
+}
+
+/// What a failed send left behind, in the matrix's words: for a resend, against the code
+/// the register before it left (`earlier`) and what that register counted.
+async fn after_send(
+    user: &User,
+    sms_before: usize,
+    earlier: Option<&str>,
+    counted_before: u64,
+) -> String {
+    let code = match (challenge_id(user).await, earlier) {
+        (None, _) => "no code",
+        (Some(now), Some(earlier)) if now == earlier => "the earlier code kept",
+        (Some(_), _) => "a code left",
+    };
+    let counted = match user.number("counter#phone", "sends").await.saturating_sub(counted_before) {
         0 => "nothing counted".to_owned(),
         1 => "counted once".to_owned(),
         n => format!("counted {n} times"),
@@ -215,6 +229,18 @@ async fn run(cell: &Cell, proxy: &FaultProxy, n: usize) -> String {
         assert_eq!(again.code(), expected, "{}", again.body);
         (answer, afterwards)
     } else {
+        // A resend replaces the code a register sent: a failed one must leave that code
+        // as it was.
+        let earlier = match cell.endpoint {
+            Endpoint::Resend => {
+                let registered = user.register().await;
+                assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+                let auth_code = registered.body["authCode"].as_str().unwrap().to_owned();
+                Some((auth_code, user.last_code().await, challenge_id(&user).await.unwrap()))
+            }
+            _ => None,
+        };
+        let counted_before = user.number("counter#phone", "sends").await;
         let sms_before = user.sent_sms().await.len();
         let event =
             if cell.endpoint == Endpoint::Register { events::register() } else { events::resend() };
@@ -222,13 +248,28 @@ async fn run(cell: &Cell, proxy: &FaultProxy, n: usize) -> String {
         let answer = user.send(cell.endpoint, event).await;
         proxy.clear().await;
         settle(cell.fault).await;
-        let afterwards = after_send(&user, sms_before).await;
+        let earlier_id = earlier.as_ref().map(|(_, _, id)| id.as_str());
+        let afterwards = after_send(&user, sms_before, earlier_id, counted_before).await;
         let sent = answer.status == StatusCode::OK;
-        let expected = if sent { "a code left, counted once, the SMS went out" } else { "no code" };
+        let expected = match (sent, &earlier) {
+            (true, _) => "a code left, counted once, the SMS went out",
+            (false, None) => "no code",
+            (false, Some(_)) => "the earlier code kept",
+        };
         assert!(
             afterwards.starts_with(expected),
-            "no code is usable unless it was answered and its SMS went out: {afterwards}"
+            "no new code is usable unless it was answered and its SMS went out, and a failed \
+             send leaves the earlier code as it was: {afterwards}"
         );
+        if let (false, Some((auth_code, code, _))) = (sent, &earlier) {
+            let verified = user.verify(auth_code, code).await;
+            assert_eq!(
+                verified.status,
+                StatusCode::OK,
+                "the earlier code verifies: {}",
+                verified.body
+            );
+        }
         (answer, afterwards)
     };
     let answer = answer_text(&answer);

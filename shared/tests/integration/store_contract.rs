@@ -23,6 +23,7 @@ fn challenge(id: &str, subject: &str) -> Challenge {
         resend_after: NOW + 30,
         attempts: 0,
         used: false,
+        tallied: true,
     }
 }
 
@@ -184,6 +185,56 @@ async fn withdrawing_refunds_only_a_challenge_that_was_stored(store: impl Challe
         issue(&store, &challenge("c3", "alice"), &phone).await,
         IssueOutcome::Issued,
         "refunded, no cooldown"
+    );
+}
+
+/// A send that fails after its challenge was stored (its SMS refused, its answer lost) is
+/// withdrawn; the subject's code it replaced verifies again, as if nothing had been sent.
+async fn a_withdrawal_puts_back_the_challenge_it_replaced(store: impl ChallengeStore) {
+    let phone = [counter(CounterKind::Phone, "a", 5)];
+    let first = challenge("c1", "alice");
+    assert_eq!(issue(&store, &first, &phone).await, IssueOutcome::Issued);
+    let mut second = challenge("c2", "alice");
+    second.code_digest = WRONG.to_vec();
+    assert_eq!(issue_at(&store, &second, &phone, NOW + 30).await, IssueOutcome::Issued);
+    store.withdraw(Withdrawal { challenge: &second, refund: &phone }).await.unwrap();
+    // A second withdrawal of the same challenge (a retry) takes nothing more back.
+    store.withdraw(Withdrawal { challenge: &second, refund: &phone }).await.unwrap();
+    let withdrawn = Check { now: NOW + 31, ..check("alice", WRONG, "k1") };
+    assert_eq!(
+        checked(&store, withdrawn).await,
+        CheckOutcome::WrongCode { locked: false },
+        "the withdrawn code does not verify"
+    );
+    let earlier = Check { now: NOW + 31, ..check("alice", RIGHT, "k2") };
+    assert_eq!(
+        checked(&store, earlier).await,
+        CheckOutcome::Verified { reassigned: false },
+        "the code it replaced is back"
+    );
+    // Counted once (the first send), refunded once: four more fit in the cap of five.
+    for n in 0..4 {
+        let other = challenge(&format!("d{n}"), &format!("s{n}"));
+        assert_eq!(issue_at(&store, &other, &phone, NOW + 40).await, IssueOutcome::Issued);
+    }
+    let over = challenge("d9", "s9");
+    assert!(matches!(issue_at(&store, &over, &phone, NOW + 40).await, IssueOutcome::Refused(_)));
+}
+
+/// A refund whose counter is gone (its window ended and it was purged) refunds nothing and
+/// stops neither the withdrawal nor the other refunds.
+async fn a_refund_whose_counter_is_gone_stops_no_other_part(store: impl ChallengeStore) {
+    let phone = [counter(CounterKind::Phone, "a", 1)];
+    let stored = challenge("c1", "alice");
+    issue(&store, &stored, &phone).await;
+    let refund = [phone[0].clone(), counter(CounterKind::Ip, "never-counted", 3)];
+    store.withdraw(Withdrawal { challenge: &stored, refund: &refund }).await.unwrap();
+    let gone = checked(&store, check("alice", RIGHT, "k1")).await;
+    assert_eq!(gone, CheckOutcome::Refused(AttemptRefusal::NoChallenge), "withdrawn");
+    assert_eq!(
+        issue(&store, &challenge("c2", "bob"), &phone).await,
+        IssueOutcome::Issued,
+        "the phone counter was refunded"
     );
 }
 
@@ -498,6 +549,8 @@ contract![
     a_full_counter_refuses_and_a_refused_send_counts_nowhere,
     the_verified_owner_is_not_held_to_the_phone_counter,
     withdrawing_refunds_only_a_challenge_that_was_stored,
+    a_withdrawal_puts_back_the_challenge_it_replaced,
+    a_refund_whose_counter_is_gone_stops_no_other_part,
     a_phone_verified_by_another_subject_changes_hands,
     test_numbers_leave_no_owner,
     a_full_failure_counter_refuses_every_check_and_touches_nothing,

@@ -7,19 +7,23 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
+use aws_sdk_dynamodb::operation::update_item::{
+    UpdateItemError, UpdateItemInput, UpdateItemOutput,
+};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::error::{
-    TransactionCanceledException, TransactionInProgressException,
+    ConditionalCheckFailedException, TransactionCanceledException, TransactionInProgressException,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use aws_smithy_types::retry::RetryConfig;
 use otp_shared::otp::ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind,
-    FullCounter, Issue, IssueOutcome, SendRefusal,
+    FullCounter, Issue, IssueOutcome, SendRefusal, Withdrawal,
 };
 use otp_shared::store::DynamoStore;
 
@@ -28,11 +32,14 @@ const NOW: u64 = 1_767_225_600;
 /// The store over a client that answers with `rules`, in order, retrying as the functions'
 /// clients do but without waiting between tries.
 fn store(rules: &[&Rule]) -> DynamoStore {
+    store_with(RuleMode::Sequential, rules)
+}
+
+/// The same, each request answered by the first of `rules` that matches it.
+fn store_with(mode: RuleMode, rules: &[&Rule]) -> DynamoStore {
     let interceptor = rules
         .iter()
-        .fold(MockResponseInterceptor::new().rule_mode(RuleMode::Sequential), |i, rule| {
-            i.with_rule(rule)
-        });
+        .fold(MockResponseInterceptor::new().rule_mode(mode), |i, rule| i.with_rule(rule));
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -54,6 +61,7 @@ fn challenge() -> Challenge {
         resend_after: NOW + 30,
         attempts: 0,
         used: false,
+        tallied: true,
     }
 }
 
@@ -277,4 +285,68 @@ async fn lasting_throttling_is_a_store_error_and_brief_throttling_is_invisible()
 fn throttling_body() -> String {
     r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#
         .to_owned()
+}
+
+/// Whether an `UpdateItem` is on the item whose key starts with `prefix`.
+fn updates(request: &UpdateItemInput, prefix: &str) -> bool {
+    request
+        .key()
+        .and_then(|key| key.get("pk"))
+        .and_then(|pk| pk.as_s().ok())
+        .is_some_and(|pk| pk.starts_with(prefix))
+}
+
+fn condition_failed(item: Option<Vec<(&str, AttributeValue)>>) -> UpdateItemError {
+    let item = item.map(|pairs| pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    UpdateItemError::ConditionalCheckFailedException(
+        ConditionalCheckFailedException::builder().message("failed").set_item(item).build(),
+    )
+}
+
+#[tokio::test]
+async fn a_withdrawal_takes_back_each_part_on_its_own_and_reports_a_refund_that_failed() {
+    let (challenge, counters) = (challenge(), counters());
+    let withdrawal = Withdrawal { challenge: &challenge, refund: &counters };
+    // Ours and nothing it replaced: the put-back's condition fails on our own item, so the
+    // challenge is deleted; the phone counter is refunded; the address counter is gone
+    // (purged), which refunds nothing and stops nothing.
+    let rules = || {
+        let put_back = mock!(Client::update_item)
+            .match_requests(|request| updates(request, "challenge#"))
+            .then_error(|| condition_failed(Some(stored("c1", 0, false))));
+        let delete = mock!(Client::delete_item).then_output(|| DeleteItemOutput::builder().build());
+        let phone = mock!(Client::update_item)
+            .match_requests(|request| updates(request, "counter#phone#"))
+            .then_output(|| UpdateItemOutput::builder().build());
+        (put_back, delete, phone)
+    };
+    let (put_back, delete, phone) = rules();
+    let ip_gone = mock!(Client::update_item)
+        .match_requests(|request| updates(request, "counter#ip#"))
+        .then_error(|| condition_failed(None));
+    let store = store_with(RuleMode::MatchAny, &[&put_back, &delete, &phone, &ip_gone]);
+    store.withdraw(withdrawal).await.expect("a counter that is gone stops nothing");
+    let calls = [put_back.num_calls(), delete.num_calls(), phone.num_calls(), ip_gone.num_calls()];
+    assert_eq!(calls, [1, 1, 1, 1], "each part on its own");
+
+    // A refund that fails for another reason is reported (the caller logs
+    // `otp.withdraw_failed`), after every other part was taken back.
+    let (put_back, delete, phone) = rules();
+    let ip_failing = mock!(Client::update_item)
+        .match_requests(|request| updates(request, "counter#ip#"))
+        .sequence()
+        .http_status(500, None)
+        .repeatedly()
+        .build();
+    let store = store_with(RuleMode::MatchAny, &[&put_back, &delete, &phone, &ip_failing]);
+    assert!(store.withdraw(withdrawal).await.is_err(), "reported");
+    assert_eq!((delete.num_calls(), phone.num_calls()), (1, 1), "the rest was taken back");
+
+    // Not ours (a later send replaced it): nothing is taken back or refunded.
+    let theirs = mock!(Client::update_item)
+        .match_requests(|request| updates(request, "challenge#"))
+        .then_error(|| condition_failed(Some(stored("c2", 0, false))));
+    let refund = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    store_with(RuleMode::MatchAny, &[&theirs, &refund]).withdraw(withdrawal).await.unwrap();
+    assert_eq!((theirs.num_calls(), refund.num_calls()), (1, 0));
 }

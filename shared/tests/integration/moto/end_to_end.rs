@@ -65,11 +65,10 @@ async fn events_register_verify_and_resend_with_their_request_counts() {
     let sdk = sdk().await;
     let table = fresh_table(&sdk).await;
     let (api, log) = api_on(&sdk, &table, None, &[("OTP_RESEND_COOLDOWN_SECONDS", "0")]).await;
-    // The phone's record and the breaker's tallies, the reservation, the SMS, and the
-    // send tallied under the number's prefix and country.
+    // The phone's record and the breaker's tallies in one read, the reservation, the SMS,
+    // and the send tallied under the number's prefix and country.
     let send_requests = ops(&[
         "DynamoDB:BatchGetItem",
-        "DynamoDB:GetItem",
         "DynamoDB:TransactWriteItems",
         "DynamoDB:UpdateItem",
         "DynamoDB:UpdateItem",

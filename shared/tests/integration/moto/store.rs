@@ -27,6 +27,7 @@ async fn items_hold_no_code_phone_or_subject_in_clear_and_only_the_verified_reco
         resend_after: NOW + 30,
         attempts: 0,
         used: false,
+        tallied: true,
     };
     let counter = |kind: CounterKind, key: &str| Counter {
         kind,
