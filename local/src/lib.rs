@@ -22,6 +22,8 @@ use otp_shared::store::MemoryStore;
 use otp_shared::system::{OsRandom, SystemClock};
 use tokio::net::TcpListener;
 
+pub mod state;
+
 /// The API as the local server runs it.
 pub type LocalApi = Api<MemoryStore, Inbox, SystemClock, OsRandom>;
 

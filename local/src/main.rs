@@ -1,16 +1,16 @@
 //! `otp-local`: the OTP API on localhost, and a helper that mints tokens it accepts.
 
 use std::collections::HashMap;
-use std::fs;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, Subcommand};
+use otp_local::state::{StateError, kept};
 use otp_local::{INBOX_PATH, JWKS_PATH, LocalServer, OPENAPI_PATH};
 use otp_shared::config::Settings;
 use otp_shared::http::{Api, Endpoint};
@@ -54,8 +54,17 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("otp-local: {}", otp_shared::telemetry::sentence(&*error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let lookup = local_environment(&cli.state_dir)?;
     match cli.command {
         Some(Command::Token { sub, ttl_seconds }) => {
@@ -105,7 +114,7 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
 /// state directory when no JWT key source is configured, an Ed25519 verification key from
 /// there too (issuer `otp-local`), both generated on first use, and a hash key fresh for
 /// this process.
-fn local_environment(state_dir: &Path) -> io::Result<impl Fn(&str) -> Option<String>> {
+fn local_environment(state_dir: &Path) -> Result<impl Fn(&str) -> Option<String>, StateError> {
     let mut defaults = HashMap::new();
     let unset = |name: &str| std::env::var_os(name).is_none();
     if ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"].iter().all(|name| unset(name)) {
@@ -127,26 +136,4 @@ fn ed25519_pem() -> String {
     OsRng.fill_bytes(&mut seed);
     let body = STANDARD.encode(ed25519_pkcs8(&seed));
     format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n")
-}
-
-/// The contents of `state_dir/name`, created from `make` (readable by its owner only) if
-/// missing.
-fn kept(state_dir: &Path, name: &str, make: impl FnOnce() -> String) -> io::Result<String> {
-    let path = state_dir.join(name);
-    if let Ok(kept) = fs::read_to_string(&path) {
-        return Ok(kept.trim().to_owned());
-    }
-    fs::create_dir_all(state_dir)?;
-    let made = make();
-    match fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
-        Ok(mut file) => {
-            file.write_all(made.as_bytes())?;
-            Ok(made.trim().to_owned())
-        }
-        // Another process created it first: use theirs.
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            Ok(fs::read_to_string(&path)?.trim().to_owned())
-        }
-        Err(error) => Err(error),
-    }
 }

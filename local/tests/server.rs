@@ -405,4 +405,45 @@ fn configuration_errors_name_the_variable() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("OTP_LENGTH"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+    assert!(stderr.starts_with("otp-local: OTP_LENGTH is invalid"), "not Rust's Debug: {stderr}");
+}
+
+#[tokio::test]
+async fn the_state_directory_and_its_files_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start("private-state", &[]);
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode(&server.state_dir) & 0o777, 0o700, "the directory");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&server.state_dir).unwrap() {
+        let entry = entry.unwrap();
+        assert_eq!(mode(&entry.path()) & 0o777, 0o600, "{:?}", entry.file_name());
+        names.push(entry.file_name().into_string().unwrap());
+    }
+    names.sort();
+    assert_eq!(names, ["jwt-secret", "verification-key.pem"], "no temporary file is left");
+}
+
+#[test]
+fn a_kept_secret_that_others_can_read_stops_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let state_dir = std::env::temp_dir().join(format!("otp-local-exposed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state_dir);
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let secret = state_dir.join("jwt-secret");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef0123456789abcdef").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = Command::new(BIN)
+        .args(["--port", "0"])
+        .env("OTP_LOCAL_STATE_DIR", &state_dir)
+        .env_remove("JWT_SECRET")
+        .output()
+        .unwrap();
+    let dir_mode = std::fs::metadata(&state_dir).unwrap().permissions().mode() & 0o777;
+    let _ = std::fs::remove_dir_all(&state_dir);
+    assert!(!output.status.success(), "refused");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("jwt-secret") && stderr.contains("chmod 600"), "{stderr}");
+    assert_eq!(dir_mode, 0o700, "a directory others could enter is closed");
 }

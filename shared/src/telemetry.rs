@@ -92,6 +92,28 @@ pub fn init_lambda() {
     lambda_subscriber(level, std::io::stdout, std::io::stdout, &namespace).init();
 }
 
+/// `error` and its sources as one sentence (`a: b: c`), leaving out a source whose words the
+/// error before it already says: how a start that failed is reported, never as `Debug`.
+pub fn sentence(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Logs that the function could not start, in one sentence naming what is wrong, and ends
+/// the process with status 1 (Lambda reports the init as failed).
+pub fn exit_at_start(error: &(dyn std::error::Error + 'static)) -> ! {
+    tracing::error!(error = %sentence(error), "the function could not start");
+    std::process::exit(1)
+}
+
 /// Human-readable logs on stderr, filtered by `RUST_LOG`, `info` by default.
 pub fn init_local() {
     tracing_subscriber::fmt()

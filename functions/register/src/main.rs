@@ -7,6 +7,8 @@ use otp_shared::http::Endpoint;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     otp_shared::telemetry::init_lambda();
-    let api = otp_shared::aws::api_from_env(Endpoint::Register).await?;
+    let api = otp_shared::aws::api_from_env(Endpoint::Register)
+        .await
+        .unwrap_or_else(|error| otp_shared::telemetry::exit_at_start(&error));
     lambda_http::run(service_fn(|request| api.handle(Endpoint::Register, request))).await
 }

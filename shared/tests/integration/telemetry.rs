@@ -182,3 +182,16 @@ fn lambda_log_levels_are_read_from_lambda_then_rust_log() {
     assert_eq!(log_level(None, Some("otp_shared=debug")), LevelFilter::INFO, "not a plain level");
     assert_eq!(log_level(Some("nonsense"), None), LevelFilter::INFO);
 }
+
+#[test]
+fn a_start_error_is_one_sentence_with_its_causes() {
+    use otp_shared::config::ConfigError;
+    use otp_shared::telemetry::sentence;
+    let invalid = ConfigError::Invalid { name: "SMS_LOCALES", reason: "too long".into() };
+    assert_eq!(sentence(&invalid), "SMS_LOCALES is invalid: too long");
+    #[derive(Debug, thiserror::Error)]
+    #[error("the secret could not be read")]
+    struct Wrapped(#[source] std::io::Error);
+    let wrapped = Wrapped(std::io::Error::other("access denied"));
+    assert_eq!(sentence(&wrapped), "the secret could not be read: access denied");
+}
