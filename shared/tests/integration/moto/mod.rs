@@ -4,4 +4,5 @@ mod end_to_end;
 mod secrets;
 mod sns;
 mod store;
+mod upgrade;
 mod wiring;
