@@ -44,13 +44,22 @@ pub enum ApiError {
 /// to recover a little, short enough that a person retrying notices no wait.
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
 
-/// The JSON body of every error: `{"code": "RATE_LIMITED", "message": "..."}`.
+/// The JSON body of every error: `{"code": "RATE_LIMITED", "message": "..."}`, with the
+/// figures a client shows beside it: `retryAfter` on every 429 (the `Retry-After` header's
+/// seconds) and `attemptsLeft` on a wrong code.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// The machine-readable code, such as `RATE_LIMITED`.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
+    /// Seconds until a retry may succeed, on a `429`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// Checks the code allows after a wrong one; 0 when a new code is needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<u32>,
 }
 
 impl ApiError {
@@ -79,7 +88,7 @@ impl ApiError {
                     (StatusCode::BAD_REQUEST, "UNSUPPORTED_NUMBER_TYPE")
                 }
                 OtpError::NoPendingCode => (StatusCode::UNAUTHORIZED, "OTP_NOT_FOUND"),
-                OtpError::WrongCode => (StatusCode::UNAUTHORIZED, "INVALID_OTP"),
+                OtpError::WrongCode { .. } => (StatusCode::UNAUTHORIZED, "INVALID_OTP"),
                 OtpError::Expired => (StatusCode::UNAUTHORIZED, "OTP_EXPIRED"),
                 OtpError::AlreadyUsed => (StatusCode::UNAUTHORIZED, "OTP_ALREADY_USED"),
                 OtpError::TooManyAttempts => (StatusCode::UNAUTHORIZED, "TOO_MANY_ATTEMPTS"),
@@ -95,16 +104,25 @@ impl ApiError {
         if status.is_server_error() {
             tracing::error!(code, error = ?self, "request failed");
         }
-        let mut response = json_response(status, &ErrorBody { code, message: self.to_string() });
-        let headers = response.headers_mut();
-        match self {
+        let retry_after = match &self {
             Self::Otp(
                 OtpError::RateLimited { retry_after_seconds }
                 | OtpError::TooManyFailures { retry_after_seconds }
                 | OtpError::DestinationThrottled { retry_after_seconds },
-            ) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
-            }
+            ) => Some(*retry_after_seconds),
+            _ => None,
+        };
+        let attempts_left = match &self {
+            Self::Otp(OtpError::WrongCode { attempts_left }) => Some(*attempts_left),
+            _ => None,
+        };
+        let body = ErrorBody { code, message: self.to_string(), retry_after, attempts_left };
+        let mut response = json_response(status, &body);
+        let headers = response.headers_mut();
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        match self {
             Self::Otp(OtpError::Store(_) | OtpError::SmsUnavailable(_)) => {
                 headers.insert(
                     header::RETRY_AFTER,

@@ -66,12 +66,14 @@ impl Endpoint {
     }
 }
 
-/// `{"authCode": "5255", "isNewUser": false}`
+/// `{"authCode": "5255", "isNewUser": false, "expiresIn": 300, "resendAfter": 30}`
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CodeSentBody {
     auth_code: String,
     is_new_user: bool,
+    expires_in: u64,
+    resend_after: u64,
 }
 
 /// `{"message": "Phone number verified successfully", "verificationToken": "..."}`; the
@@ -174,7 +176,12 @@ where
                     .await?;
                 Ok(json_response(
                     StatusCode::OK,
-                    &CodeSentBody { auth_code: sent.auth_code, is_new_user: sent.is_new_user },
+                    &CodeSentBody {
+                        auth_code: sent.auth_code,
+                        is_new_user: sent.is_new_user,
+                        expires_in: sent.expires_in,
+                        resend_after: sent.resend_after,
+                    },
                 ))
             }
             Endpoint::Verify => {

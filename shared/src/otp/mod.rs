@@ -71,7 +71,10 @@ pub enum OtpError {
     },
     /// The code or auth code does not match the subject's pending challenge.
     #[error("The otp or authCode is not valid")]
-    WrongCode,
+    WrongCode {
+        /// Checks the challenge allows after this one; 0 when a new code is needed.
+        attempts_left: u32,
+    },
     /// The code is past its expiry.
     #[error("The code has expired; request a new one")]
     Expired,
@@ -133,6 +136,10 @@ pub struct CodeSent {
     pub auth_code: String,
     /// Whether the phone has never been verified.
     pub is_new_user: bool,
+    /// Seconds the code verifies for.
+    pub expires_in: u64,
+    /// Seconds until the subject may be sent another code for this phone.
+    pub resend_after: u64,
 }
 
 /// A code to check. Digits are already normalised to the configured lengths.
@@ -256,7 +263,12 @@ where
                     encoding = sms.encoding.name(),
                 );
             }
-            Ok(CodeSent { auth_code, is_new_user })
+            Ok(CodeSent {
+                auth_code,
+                is_new_user,
+                expires_in: challenge.expires_at.saturating_sub(now),
+                resend_after: challenge.resend_after.saturating_sub(now),
+            })
         }
         .instrument(span)
         .await
@@ -555,10 +567,10 @@ where
                     };
                     Ok(Verified { token })
                 }
-                CheckOutcome::WrongCode { locked } => {
-                    let event = if locked { "otp.locked" } else { "otp.failed" };
-                    tracing::info!(target: AUDIT, event, reason = "wrong code");
-                    Err(OtpError::WrongCode)
+                CheckOutcome::WrongCode { attempts_left } => {
+                    let event = if attempts_left == 0 { "otp.locked" } else { "otp.failed" };
+                    tracing::info!(target: AUDIT, event, reason = "wrong code", attempts_left);
+                    Err(OtpError::WrongCode { attempts_left })
                 }
                 CheckOutcome::Refused(refusal) => {
                     tracing::info!(target: AUDIT, event = "otp.failed", reason = ?refusal);

@@ -318,8 +318,8 @@ pub enum CheckOutcome {
     },
     /// The code was wrong: one attempt and one failure were counted.
     WrongCode {
-        /// This attempt used up the challenge's budget.
-        locked: bool,
+        /// Attempts the challenge has left after this one; 0 when it used up the budget.
+        attempts_left: u32,
     },
     /// Nothing was counted.
     Refused(AttemptRefusal),

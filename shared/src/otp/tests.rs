@@ -77,6 +77,9 @@ async fn sent_code_verifies_once_and_marks_the_phone_verified() {
     let sent = h.send("alice").await.unwrap();
     assert!(sent.is_new_user);
     assert_eq!(sent.auth_code.len(), 4);
+    let policy = h.otp.policy();
+    assert_eq!(sent.expires_in, policy.code_ttl_seconds, "from the stored challenge");
+    assert_eq!(sent.resend_after, policy.resend_cooldown_seconds);
     let messages = h.inbox.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].to, "+919876543219");
@@ -124,7 +127,7 @@ async fn code_is_bound_to_subject_and_auth_code() {
     let other_auth = wrong(&sent.auth_code);
     let mallory = h.verify("mallory", &sent.auth_code, &code).await;
     assert!(matches!(mallory, Err(OtpError::NoPendingCode)), "mallory has no code of its own");
-    assert!(matches!(h.verify("alice", &other_auth, &code).await, Err(OtpError::WrongCode)));
+    assert!(matches!(h.verify("alice", &other_auth, &code).await, Err(OtpError::WrongCode { .. })));
     h.verify("alice", &sent.auth_code, &code).await.unwrap();
 }
 
@@ -135,7 +138,10 @@ async fn code_expires_after_its_ttl() {
     let code = h.last_code();
     h.clock.advance(299);
     let almost = wrong(&code);
-    assert!(matches!(h.verify("alice", &sent.auth_code, &almost).await, Err(OtpError::WrongCode)));
+    assert!(matches!(
+        h.verify("alice", &sent.auth_code, &almost).await,
+        Err(OtpError::WrongCode { .. })
+    ));
     h.clock.advance(1);
     assert!(matches!(h.verify("alice", &sent.auth_code, &code).await, Err(OtpError::Expired)));
 }
@@ -145,9 +151,11 @@ async fn challenge_dies_after_max_attempts_even_for_the_right_code() {
     let h = harness(Policy { max_attempts: 5, ..Policy::without_send_limits() });
     let sent = h.send("alice").await.unwrap();
     let code = h.last_code();
-    for _ in 0..5 {
+    for left in (0..5).rev() {
         let result = h.verify("alice", &sent.auth_code, &wrong(&code)).await;
-        assert!(matches!(result, Err(OtpError::WrongCode)));
+        assert!(
+            matches!(result, Err(OtpError::WrongCode { attempts_left }) if attempts_left == left)
+        );
     }
     let result = h.verify("alice", &sent.auth_code, &code).await;
     assert!(matches!(result, Err(OtpError::TooManyAttempts)));
@@ -178,7 +186,7 @@ async fn parallel_wrong_guesses_get_no_more_than_the_attempt_budget() {
     let (mut evaluated, mut locked) = (0, 0);
     for task in tasks {
         match task.await.unwrap() {
-            Err(OtpError::WrongCode) => evaluated += 1,
+            Err(OtpError::WrongCode { .. }) => evaluated += 1,
             Err(OtpError::TooManyAttempts) => locked += 1,
             other => panic!("unexpected {other:?}"),
         }
@@ -195,7 +203,7 @@ async fn resend_replaces_the_code_and_auth_code() {
     let second_code = h.last_code();
     assert_eq!(h.inbox.messages().len(), 2);
     let result = h.verify("alice", &first.auth_code, &first_code).await;
-    assert!(matches!(result, Err(OtpError::WrongCode)));
+    assert!(matches!(result, Err(OtpError::WrongCode { .. })));
     h.verify("alice", &second.auth_code, &second_code).await.unwrap();
 }
 
@@ -512,7 +520,7 @@ async fn wrong_codes_are_bounded_per_subject_per_day_across_challenges() {
                 code: "000000",
             };
             match h.otp.verify_code(request).await {
-                Err(OtpError::WrongCode | OtpError::TooManyAttempts) => wrong_guesses += 1,
+                Err(OtpError::WrongCode { .. } | OtpError::TooManyAttempts) => wrong_guesses += 1,
                 Err(OtpError::TooManyFailures { retry_after_seconds }) => {
                     assert_eq!(retry_after_seconds, 86_400 - 3600, "until the day ends");
                 }

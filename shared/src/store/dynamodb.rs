@@ -22,6 +22,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -76,6 +77,34 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     budget: Duration,
+    attempts_seen: AttemptsSeen,
+}
+
+/// The attempt counts this instance's checks last left on challenges, by (phone, subject):
+/// a guess for the next check's counting write, so that a second wrong code usually costs
+/// one write too. Only a guess: the write's condition decides.
+#[derive(Debug, Clone, Default)]
+struct AttemptsSeen(Arc<Mutex<HashMap<String, u32>>>);
+
+impl AttemptsSeen {
+    /// Past this many challenges, it starts again empty.
+    const CAPACITY: usize = 4096;
+
+    fn guess(&self, slot: &str) -> u32 {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).get(slot).copied().unwrap_or(0)
+    }
+
+    fn remember(&self, slot: String, attempts: u32) {
+        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= Self::CAPACITY {
+            seen.clear();
+        }
+        seen.insert(slot, attempts);
+    }
+
+    fn forget(&self, slot: &str) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(slot);
+    }
 }
 
 /// How a transaction ended, when DynamoDB answered.
@@ -88,7 +117,8 @@ enum Transacted {
 impl DynamoStore {
     /// The store on `table`, through `client`, with [`DEFAULT_CALL_BUDGET`] per call.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), budget: DEFAULT_CALL_BUDGET }
+        let attempts_seen = AttemptsSeen::default();
+        Self { client, table: table.into(), budget: DEFAULT_CALL_BUDGET, attempts_seen }
     }
 
     /// The same store with another time budget per call.
@@ -232,7 +262,12 @@ impl DynamoStore {
 
     async fn issue_once(&self, issue: Issue<'_>) -> Result<IssueOutcome, StoreError> {
         let reasons = match self.transact(self.issue_items(&issue)?).await? {
-            Transacted::Committed => return Ok(IssueOutcome::Issued),
+            Transacted::Committed => {
+                let challenge = issue.challenge;
+                self.attempts_seen
+                    .forget(&format!("{}#{}", challenge.phone_key, challenge.subject_key));
+                return Ok(IssueOutcome::Issued);
+            }
             Transacted::Cancelled(reasons) => reasons,
         };
         let challenge = issue.challenge;
@@ -369,23 +404,23 @@ impl DynamoStore {
 
     /// The counting write of a check: when the code is wrong, one attempt (with this
     /// check's id) and one failure are counted, in the same write that compares the digest,
-    /// so that parallel guesses can never be compared without being counted. `last` is the
-    /// write for the attempt that uses up the budget (`attempts = max - 1`); the first try
-    /// is for any earlier one (`attempts < max - 1`), so that a commit tells which it was.
+    /// so that parallel guesses can never be compared without being counted. It counts only
+    /// on `before` attempts exactly, so that a commit tells how many the challenge has left
+    /// (a transaction returns no values); a wrong `before` fails with the stored count.
     fn wrong_code_items(
         &self,
         check: &Check<'_>,
-        last: bool,
+        before: u32,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let attempts = if last { "attempts = :before_last" } else { "attempts < :before_last" };
         let attempt = Update::builder()
             .table_name(&self.table)
             .key("pk", challenge_key(check.phone_key, check.subject_key))
             .update_expression("ADD attempts :one, attempt_ids :checks")
-            .condition_expression(format!(
-                "attribute_exists(pk) AND used = :false AND expires_at > :now AND {attempts} \
-                 AND code_digest <> :digest AND NOT contains(attempt_ids, :check)"
-            ))
+            .condition_expression(
+                "attribute_exists(pk) AND used = :false AND expires_at > :now \
+                 AND attempts = :before AND attempts < :max \
+                 AND code_digest <> :digest AND NOT contains(attempt_ids, :check)",
+            )
             .expression_attribute_values(":one", number(1))
             .expression_attribute_values(
                 ":checks",
@@ -394,10 +429,8 @@ impl DynamoStore {
             .expression_attribute_values(":check", string(check.attempt_id))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":now", number(check.now))
-            .expression_attribute_values(
-                ":before_last",
-                number(check.max_attempts.saturating_sub(1)),
-            )
+            .expression_attribute_values(":before", number(before))
+            .expression_attribute_values(":max", number(check.max_attempts))
             .expression_attribute_values(":digest", AttributeValue::B(Blob::new(check.code_digest)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
@@ -489,8 +522,8 @@ impl DynamoStore {
         }
         if string_set(stored, "attempt_ids").contains(&check.attempt_id) {
             // Our own wrong code, counted before its answer was lost.
-            let locked = challenge.attempts >= check.max_attempts;
-            return Ok(Judged::Ours(CheckOutcome::WrongCode { locked }));
+            let attempts_left = check.max_attempts.saturating_sub(challenge.attempts);
+            return Ok(Judged::Ours(CheckOutcome::WrongCode { attempts_left }));
         }
         if let Some(refusal) = challenge.refusal(check.now, check.max_attempts) {
             return Ok(Judged::Done(CheckOutcome::Refused(refusal)));
@@ -498,7 +531,7 @@ impl DynamoStore {
         if challenge.code_digest == check.code_digest {
             return Ok(Judged::Right { tallied: challenge.tallied });
         }
-        Ok(Judged::LastWrong)
+        Ok(Judged::Wrong { before: challenge.attempts })
     }
 
     /// A check in at most two writes. The common case, a wrong code, is one: the counting
@@ -515,12 +548,16 @@ impl DynamoStore {
         let too_many = |reasons: &[CancellationReason], index: usize| {
             check.failures.filter(|_| reasons.get(index).is_some_and(failed))
         };
-        let mut next = Judged::FirstTry;
+        // The first write guesses the count from this instance's last check of the same
+        // challenge (none: 0); a wrong guess costs one more write.
+        let slot = format!("{}#{}", check.phone_key, check.subject_key);
+        let mut next = Judged::Wrong { before: self.attempts_seen.guess(&slot) };
         let mut reassign = false;
-        for _ in 0..CHECK_PASSES * 2 {
+        // Each pass that loses a race to a parallel check of the same challenge leaves one
+        // attempt fewer, so the budget bounds the passes too.
+        for _ in 0..CHECK_PASSES * 2 + check.max_attempts as usize {
             let (items, failures_index) = match next {
-                Judged::FirstTry => (self.wrong_code_items(&check, false)?, 1),
-                Judged::LastWrong => (self.wrong_code_items(&check, true)?, 1),
+                Judged::Wrong { before } => (self.wrong_code_items(&check, before)?, 1),
                 Judged::Right { .. } => {
                     (self.right_code_items(&check, reassign)?, 1 + usize::from(check.record_owner))
                 }
@@ -544,10 +581,12 @@ impl DynamoStore {
             let reasons = match transacted {
                 Transacted::Committed => {
                     return Ok(match next {
-                        Judged::Right { .. } => CheckOutcome::Verified { reassigned: reassign },
-                        last => {
-                            CheckOutcome::WrongCode { locked: matches!(last, Judged::LastWrong) }
+                        Judged::Wrong { before } => {
+                            self.attempts_seen.remember(slot, before + 1);
+                            let attempts_left = check.max_attempts.saturating_sub(before + 1);
+                            CheckOutcome::WrongCode { attempts_left }
                         }
+                        _ => CheckOutcome::Verified { reassigned: reassign },
                     });
                 }
                 Transacted::Cancelled(reasons) => reasons,
@@ -578,10 +617,12 @@ impl DynamoStore {
 
 /// Where a check stands between its writes.
 enum Judged {
-    /// Nothing tried yet: try the counting write.
-    FirstTry,
-    /// The code is wrong and this attempt is the challenge's last.
-    LastWrong,
+    /// The code is (or may be) wrong, and the challenge has `before` attempts: try the
+    /// counting write.
+    Wrong {
+        /// The challenge's attempts before this one.
+        before: u32,
+    },
     /// The code is right and the challenge open; `tallied` when the breaker counted its
     /// send, so that its verification counts too.
     Right {

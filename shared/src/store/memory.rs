@@ -183,7 +183,9 @@ impl ChallengeStore for MemoryStore {
             if let Some(failures) = check.failures {
                 counters.entry(failures.key.clone()).or_insert((0, failures.resets_at)).0 += 1;
             }
-            CheckOutcome::WrongCode { locked: challenge.attempts >= check.max_attempts }
+            CheckOutcome::WrongCode {
+                attempts_left: check.max_attempts.saturating_sub(challenge.attempts),
+            }
         };
         stored.checks.push((check.attempt_id.to_owned(), outcome.clone()));
         Ok(outcome)

@@ -30,7 +30,8 @@ async fn register_event_answers_in_the_contract_shape_and_sends_the_sms() {
     let answer = call(&api, Endpoint::Register, events::register().request()).await;
     assert_eq!(answer.status, StatusCode::OK);
     let body = answer.body.as_object().unwrap();
-    assert_eq!(body.len(), 2, "{body:?}");
+    assert_eq!(body.len(), 4, "{body:?}");
+    assert_eq!((body["expiresIn"].as_u64(), body["resendAfter"].as_u64()), (Some(300), Some(30)));
     let auth_code = body["authCode"].as_str().expect("authCode is a string");
     assert!(auth_code.len() == 4 && auth_code.bytes().all(|b| b.is_ascii_digit()));
     assert_eq!(body["isNewUser"], json!(true));
@@ -78,12 +79,14 @@ async fn resend_event_replaces_the_code() {
     let early = call(&api, Endpoint::Resend, events::resend().request()).await;
     early.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
     assert_eq!(early.headers["retry-after"], "30");
+    assert_eq!(early.body["retryAfter"], json!(30), "the header's seconds, in the body too");
     assert_eq!(inbox.messages().len(), 1, "a refused resend sends nothing");
 
     clock.advance(30);
     let resent = call(&api, Endpoint::Resend, events::resend().request()).await;
     assert_eq!(resent.status, StatusCode::OK);
-    assert_eq!(resent.body, json!({"authCode": "4321", "isNewUser": true}));
+    let sent = json!({"authCode": "4321", "isNewUser": true, "expiresIn": 300, "resendAfter": 30});
+    assert_eq!(resent.body, sent);
     let old = call(&api, Endpoint::Verify, events::verify().request()).await;
     old.assert_error(StatusCode::UNAUTHORIZED, "INVALID_OTP");
     let new = events::verify().body(verify_body(json!("4321"), json!("654321")));
@@ -300,11 +303,11 @@ async fn locked_challenge_answers_too_many_attempts() {
         .build()
         .await;
     call(&api, Endpoint::Register, events::register().request()).await;
-    for _ in 0..2 {
+    for left in [1, 0] {
         let wrong = events::verify().body(verify_body(json!("1234"), json!("000000")));
-        call(&api, Endpoint::Verify, wrong.request())
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED, "INVALID_OTP");
+        let answer = call(&api, Endpoint::Verify, wrong.request()).await;
+        answer.assert_error(StatusCode::UNAUTHORIZED, "INVALID_OTP");
+        assert_eq!(answer.body["attemptsLeft"], json!(left), "{}", answer.body);
     }
     let right = call(&api, Endpoint::Verify, events::verify().request()).await;
     right.assert_error(StatusCode::UNAUTHORIZED, "TOO_MANY_ATTEMPTS");

@@ -239,7 +239,7 @@ async fn a_check_applied_before_its_answer_was_lost_is_recognised() {
         .error(move || cancelled(vec![reason("ConditionalCheckFailed", Some(counted.clone()))]))
         .build();
     let outcome = store(&[&wrong]).check(check(&[8; 32])).await.unwrap();
-    assert_eq!(outcome, CheckOutcome::WrongCode { locked: false });
+    assert_eq!(outcome, CheckOutcome::WrongCode { attempts_left: 3 });
     assert_eq!(wrong.num_calls(), 2);
 
     // The same on a reassignment: the flag comes back from the challenge.

@@ -53,7 +53,7 @@ async fn items_hold_no_code_phone_or_subject_in_clear_and_only_the_verified_reco
     };
     assert_eq!(
         store.check(check(&[8; 32], "k1")).await.unwrap(),
-        CheckOutcome::WrongCode { locked: false }
+        CheckOutcome::WrongCode { attempts_left: 4 }
     );
     let verified = store.check(check(&[7; 32], "k2")).await.unwrap();
     assert_eq!(verified, CheckOutcome::Verified { reassigned: false });
