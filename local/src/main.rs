@@ -74,12 +74,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("{token}");
             Ok(())
         }
-        None => serve(cli.port, Settings::from_lookup(&lookup)?).await,
+        None => {
+            // Before the settings, so that what they warn about is shown.
+            otp_shared::telemetry::init_local();
+            let settings = Settings::from_lookup(&lookup)?;
+            otp_shared::config::check_without_aws(&lookup)?;
+            serve(cli.port, settings).await
+        }
     }
 }
 
 async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    otp_shared::telemetry::init_local();
     let inbox = Inbox::echoing();
     let otp = OtpService::new(
         MemoryStore::new(),

@@ -447,3 +447,53 @@ fn a_kept_secret_that_others_can_read_stops_the_start() {
     assert!(stderr.contains("jwt-secret") && stderr.contains("chmod 600"), "{stderr}");
     assert_eq!(dir_mode, 0o700, "a directory others could enter is closed");
 }
+
+#[test]
+fn web_autofill_alone_starts_and_names_the_built_in_languages_it_leaves_out() {
+    let state_dir = std::env::temp_dir().join(format!("otp-local-webotp-{}", std::process::id()));
+    let mut child = Command::new(BIN)
+        .args(["--port", "0"])
+        .env("OTP_LOCAL_STATE_DIR", &state_dir)
+        .env_remove("JWT_SECRET")
+        .env_remove("SMS_LOCALES")
+        .env("SMS_WEBOTP_DOMAIN", "app.example.com")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&state_dir);
+    assert!(first_line.starts_with("otp-local listening on "), "started: {first_line:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for locale in ["ar", "hi"] {
+        let warned = stderr
+            .lines()
+            .any(|line| line.contains("WARN") && line.contains(&format!("the {locale} message")));
+        assert!(warned, "a warning names {locale}: {stderr}");
+    }
+}
+
+#[test]
+fn settings_only_the_functions_read_are_checked_here_too() {
+    let start = |name: &str, value: &str| {
+        let output = Command::new(BIN)
+            .args(["--port", "0"])
+            .env("OTP_LOCAL_STATE_DIR", std::env::temp_dir().join("otp-local-aws-settings"))
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}={value} stops the start");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let senders = start("SMS_SENDERS", "US:origination_number=abc");
+    assert!(senders.starts_with("otp-local: SMS_SENDERS is invalid"), "{senders}");
+    let price = start("SMS_MAX_PRICE_USD", "lots");
+    assert!(price.starts_with("otp-local: SMS_MAX_PRICE_USD is invalid"), "{price}");
+    let warm = start("OTP_WARM_CLIENTS", "maybe");
+    assert!(warm.contains("OTP_WARM_CLIENTS"), "{warm}");
+    let reference = start("JWT_SECRET_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x");
+    assert!(reference.contains("JWT_SECRET_SECRET_ARN") && reference.contains("set JWT_SECRET"));
+}

@@ -27,13 +27,13 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::config::{ConfigError, Settings, optional, optional_parse, parse_or, required};
+pub use crate::config::AwsSettings;
+use crate::config::{ConfigError, Settings, parse_or};
 use crate::http::{Api, Endpoint};
 use crate::jwt::JwtVerifier;
 use crate::otp::OtpService;
 use crate::secrets;
 use crate::sms::SnsSender;
-use crate::sms::senders::{Sender, Senders};
 use crate::store::DynamoStore;
 use crate::system::{OsRandom, SystemClock};
 
@@ -55,41 +55,6 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(12);
 
 /// The longest warming the clients may hold up a start.
 pub const WARM_UP_TIMEOUT: Duration = Duration::from_millis(1500);
-
-/// Settings of the AWS adapters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AwsSettings {
-    /// The DynamoDB table (`TABLE_NAME`).
-    pub table_name: String,
-    /// Who SMS are sent as, per destination country (`SMS_SENDER_ID`, `SMS_SENDERS`, ...).
-    pub senders: Senders,
-}
-
-impl AwsSettings {
-    /// Reads the adapters' settings through `lookup`.
-    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut global = Sender::default();
-        let variables = [
-            ("SMS_ORIGINATION_NUMBER", "origination_number"),
-            ("SMS_SENDER_ID", "sender_id"),
-            ("SMS_MAX_PRICE_USD", "max_price_usd"),
-            ("SMS_DLT_ENTITY_ID", "dlt_entity_id"),
-            ("SMS_DLT_TEMPLATE_ID", "dlt_template_id"),
-        ];
-        for (name, field) in variables {
-            if let Some(value) = optional(lookup, name) {
-                global
-                    .set(field, &value)
-                    .map_err(|error| ConfigError::Invalid { name, reason: error.to_string() })?;
-            }
-        }
-        let by_country = optional_parse(lookup, "SMS_SENDERS")?.unwrap_or_default();
-        Ok(Self {
-            table_name: required(lookup, "TABLE_NAME")?,
-            senders: Senders::new(global, by_country),
-        })
-    }
-}
 
 /// SDK configuration from the environment: region, credentials, and `AWS_ENDPOINT_URL`
 /// and its per-service forms.

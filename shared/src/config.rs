@@ -13,6 +13,7 @@ use crate::otp::breaker::BreakerSettings;
 use crate::otp::destinations::{Countries, CountryLimits, Prefixes};
 use crate::otp::message::{CountryLocales, MessageError, Messages, Templates};
 use crate::secret::{HashKey, MIN_KEY_BYTES};
+use crate::sms::senders::{Sender, Senders};
 use crate::verification_token::VerificationTokens;
 
 /// The repository's examples: a secret that appears in them is public, and refused.
@@ -296,18 +297,33 @@ fn messages(
             optional_parse::<WebOtpDomain>(lookup, "SMS_WEBOTP_DOMAIN")?.map(|domain| domain.0),
             optional_parse::<AndroidAppHash>(lookup, "SMS_ANDROID_APP_HASH")?.map(|hash| hash.0),
         );
-    if !parse_or(lookup, "SMS_ALLOW_MULTIPART", false)? {
-        let minutes = code_ttl_seconds.div_ceil(60);
-        if let Err(error @ MessageError::TooLong { .. }) =
-            messages.check_single_segment(code_length, minutes)
-        {
+    if parse_or(lookup, "SMS_ALLOW_MULTIPART", false)? {
+        return Ok(messages);
+    }
+    // A built-in locale the operator did not name (in SMS_LOCALES or with a template of
+    // their own) that cannot carry the autofill lines in one segment is left out with a
+    // warning: the operator asked for autofill, not for that language. One they named
+    // still stops the start.
+    let minutes = code_ttl_seconds.div_ceil(60);
+    let named = |locale: &str| locales.is_some() || templates.has(locale);
+    match messages.fitting_one_segment(code_length, minutes, named) {
+        Ok((messages, left_out)) => {
+            for error in left_out {
+                tracing::warn!(
+                    "SMS_LOCALES: {error}; that built-in language is left out (English or another \
+                     language serves its users): name it in SMS_LOCALES with a shorter \
+                     SMS_MESSAGE_TEMPLATES text, or set SMS_ALLOW_MULTIPART=true, to keep it"
+                );
+            }
+            Ok(messages)
+        }
+        Err(error) => {
             let overridden =
                 matches!(&error, MessageError::TooLong { locale, .. } if templates.has(locale));
             let name = if overridden { "SMS_MESSAGE_TEMPLATES" } else { "SMS_LOCALES" };
-            return Err(ConfigError::invalid(name, error));
+            Err(ConfigError::invalid(name, error))
         }
     }
-    Ok(messages)
 }
 
 /// The app's name in messages (`SMS_APP_NAME`): 1 to 30 characters, no braces.
@@ -504,6 +520,81 @@ where
         let (low, high) = range.into_inner();
         Err(ConfigError::invalid(name, format!("must be between {low} and {high}")))
     }
+}
+
+/// The settings that may come from Secrets Manager or Parameter Store, each with the
+/// variables that name its secret and its parameter.
+pub const SECRET_VARIABLES: [(&str, &str, &str); 4] = [
+    ("JWT_SECRET", "JWT_SECRET_SECRET_ARN", "JWT_SECRET_PARAMETER"),
+    ("OTP_HASH_KEY", "OTP_HASH_KEY_SECRET_ARN", "OTP_HASH_KEY_PARAMETER"),
+    ("OTP_TEST_NUMBERS", "OTP_TEST_NUMBERS_SECRET_ARN", "OTP_TEST_NUMBERS_PARAMETER"),
+    (
+        "VERIFICATION_TOKEN_PRIVATE_KEY",
+        "VERIFICATION_TOKEN_PRIVATE_KEY_SECRET_ARN",
+        "VERIFICATION_TOKEN_PRIVATE_KEY_PARAMETER",
+    ),
+];
+
+/// Settings of the AWS adapters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// The DynamoDB table (`TABLE_NAME`).
+    pub table_name: String,
+    /// Who SMS are sent as, per destination country (`SMS_SENDER_ID`, `SMS_SENDERS`, ...).
+    pub senders: Senders,
+}
+
+impl AwsSettings {
+    /// Reads the adapters' settings through `lookup`.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut global = Sender::default();
+        let variables = [
+            ("SMS_ORIGINATION_NUMBER", "origination_number"),
+            ("SMS_SENDER_ID", "sender_id"),
+            ("SMS_MAX_PRICE_USD", "max_price_usd"),
+            ("SMS_DLT_ENTITY_ID", "dlt_entity_id"),
+            ("SMS_DLT_TEMPLATE_ID", "dlt_template_id"),
+        ];
+        for (name, field) in variables {
+            if let Some(value) = optional(lookup, name) {
+                global
+                    .set(field, &value)
+                    .map_err(|error| ConfigError::Invalid { name, reason: error.to_string() })?;
+            }
+        }
+        let by_country = optional_parse(lookup, "SMS_SENDERS")?.unwrap_or_default();
+        Ok(Self {
+            table_name: required(lookup, "TABLE_NAME")?,
+            senders: Senders::new(global, by_country),
+        })
+    }
+}
+
+/// Checks, without AWS, every setting the functions read besides [`Settings`]: what
+/// `otp-local` runs, with the functions' errors, so that a configuration that starts on a
+/// laptop starts in AWS too. Only what AWS alone has is left out: `TABLE_NAME` may be
+/// unset, and a secret given by reference (`<NAME>_SECRET_ARN`, `<NAME>_PARAMETER`) is an
+/// error, since there is nothing to fetch it from: give its value instead.
+pub fn check_without_aws(lookup: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    for (value, secret_arn, parameter) in SECRET_VARIABLES {
+        if let Some(reference) =
+            [secret_arn, parameter].into_iter().find(|name| lookup(name).is_some())
+        {
+            return Err(ConfigError::Invalid {
+                name: reference,
+                reason: format!(
+                    "names a secret in AWS, which is not reached here; set {value} instead"
+                ),
+            });
+        }
+    }
+    let with_table = |name: &str| match name {
+        "TABLE_NAME" => lookup(name).or_else(|| Some("otp-local".to_owned())),
+        _ => lookup(name),
+    };
+    AwsSettings::from_lookup(&with_table)?;
+    parse_or::<bool>(lookup, "OTP_WARM_CLIENTS", true)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -738,13 +829,21 @@ mod tests {
     #[test]
     fn a_message_over_one_segment_stops_the_start_naming_the_locale_and_its_length() {
         let webotp = [&SECRETS[..], &[("SMS_WEBOTP_DOMAIN", "app.example.com")]].concat();
-        match Settings::from_lookup(&env(&webotp)) {
+        // Built in and not asked for: left out, and the start goes on.
+        let settings = Settings::from_lookup(&env(&webotp)).expect("WebOTP alone starts");
+        let kept: Vec<&str> = settings.policy.messages.locales().collect();
+        assert!(kept.contains(&"en") && kept.contains(&"es"), "{kept:?}");
+        assert!(!kept.contains(&"ar") && !kept.contains(&"hi"), "UCS-2 left out: {kept:?}");
+        // Named by the operator: the start stops, naming it.
+        let named = [&webotp[..], &[("SMS_LOCALES", "en,hi")]].concat();
+        match Settings::from_lookup(&env(&named)) {
             Err(ConfigError::Invalid { name: "SMS_LOCALES", reason }) => {
-                let named =
-                    reason.contains("the ar message is") || reason.contains("the hi message is");
-                assert!(named && reason.contains("UCS-2") && reason.contains("70"), "{reason}");
+                assert!(reason.contains("the hi message is"), "{reason}");
+                assert!(reason.contains("UCS-2") && reason.contains("70"), "{reason}");
             }
-            other => panic!("expected the UCS-2 locales refused with a WebOTP line: {other:?}"),
+            other => {
+                panic!("expected the named UCS-2 locale refused with a WebOTP line: {other:?}")
+            }
         }
         let latin = [&webotp[..], &[("SMS_LOCALES", "en,es,pt,fr,de,id")]].concat();
         assert!(Settings::from_lookup(&env(&latin)).is_ok());

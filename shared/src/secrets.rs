@@ -12,20 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_config::SdkConfig;
 
+pub use crate::config::SECRET_VARIABLES;
 use crate::config::{ConfigError, optional};
-
-/// The settings that may come from Secrets Manager or Parameter Store, each with the
-/// variables that name its secret and its parameter.
-pub const SECRET_VARIABLES: [(&str, &str, &str); 4] = [
-    ("JWT_SECRET", "JWT_SECRET_SECRET_ARN", "JWT_SECRET_PARAMETER"),
-    ("OTP_HASH_KEY", "OTP_HASH_KEY_SECRET_ARN", "OTP_HASH_KEY_PARAMETER"),
-    ("OTP_TEST_NUMBERS", "OTP_TEST_NUMBERS_SECRET_ARN", "OTP_TEST_NUMBERS_PARAMETER"),
-    (
-        "VERIFICATION_TOKEN_PRIVATE_KEY",
-        "VERIFICATION_TOKEN_PRIVATE_KEY_SECRET_ARN",
-        "VERIFICATION_TOKEN_PRIVATE_KEY_PARAMETER",
-    ),
-];
 
 /// Where one secret setting comes from: a secret's ARN or a parameter's name, and the
 /// variable that said so.

@@ -432,6 +432,27 @@ impl Messages {
         text
     }
 
+    /// The same messages without the locales whose message would take more than one
+    /// segment with the longest code of `code_length` digits, each with why; an error when
+    /// one of them is `kept` (one the operator named) or English, the last fallback.
+    pub fn fitting_one_segment(
+        mut self,
+        code_length: usize,
+        minutes: u64,
+        kept: impl Fn(&str) -> bool,
+    ) -> Result<(Self, Vec<MessageError>), MessageError> {
+        let mut left_out = Vec::new();
+        while let Err(error) = self.check_single_segment(code_length, minutes) {
+            let MessageError::TooLong { locale, .. } = &error else { return Err(error) };
+            if locale == FALLBACK_LOCALE || kept(locale) {
+                return Err(error);
+            }
+            self.templates.remove(&locale.clone());
+            left_out.push(error);
+        }
+        Ok((self, left_out))
+    }
+
     /// Checks that every locale's message fits one segment with the longest code of
     /// `code_length` digits.
     pub fn check_single_segment(
