@@ -34,10 +34,12 @@ test-contract: $(TOOLS)
 	scripts/contract.sh
 
 # The test tools' own tests: the fault proxy against botocore, the Lambda Runtime API
-# emulator against a stand-in function.
+# emulator against a stand-in function; and every relative link and #anchor of README.md
+# and docs/ (the checker tests its own anchor rules first).
 test-scripts: $(TOOLS)
 	$(VENV)/bin/python scripts/test_fault_proxy.py
 	$(VENV)/bin/python scripts/test_lambda_runtime.py
+	$(VENV)/bin/python scripts/check_links.py --self-test
 
 # A small load run of the real function binaries (debug build), so `make load` cannot rot.
 test-load: $(TOOLS)
