@@ -1,13 +1,112 @@
 //! Phone numbers as clients send them, normalised to E.164 with libphonenumber metadata.
 
 use std::fmt;
-use std::str::FromStr;
 
-use phonenumber::country;
-use phonenumber::metadata::DATABASE;
+use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, PhoneNumberType, Region};
 
 /// What libphonenumber says a number is: mobile, fixed line, premium rate, ...
-pub use phonenumber::Type as NumberType;
+///
+/// Named as libphonenumber names them (`fixed_line`, `premium_rate`) by [`NumberType::from_name`].
+/// The last five are kinds of short number: a full number is never of them, and they are
+/// kept so that a list naming them still reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumberType {
+    /// A landline.
+    FixedLine,
+    /// A mobile line.
+    Mobile,
+    /// Either, where the range does not tell (the US and Canada).
+    FixedLineOrMobile,
+    /// Free to the caller.
+    TollFree,
+    /// Charged above the normal rate.
+    PremiumRate,
+    /// The cost shared between caller and called.
+    SharedCost,
+    /// A personal number, routed on to another line.
+    PersonalNumber,
+    /// Voice over IP.
+    Voip,
+    /// A pager.
+    Pager,
+    /// A company's universal access number.
+    Uan,
+    /// A voicemail access number.
+    Voicemail,
+    /// Of a range libphonenumber does not classify.
+    Unknown,
+    /// An emergency short number.
+    Emergency,
+    /// A short code.
+    ShortCode,
+    /// A standard-rate short number.
+    StandardRate,
+    /// A carrier-specific short number.
+    Carrier,
+    /// A short number not reachable from abroad.
+    NoInternational,
+}
+
+impl NumberType {
+    const NAMES: [(&str, NumberType); 17] = [
+        ("fixed_line", Self::FixedLine),
+        ("mobile", Self::Mobile),
+        ("fixed_line_or_mobile", Self::FixedLineOrMobile),
+        ("toll_free", Self::TollFree),
+        ("premium_rate", Self::PremiumRate),
+        ("shared_cost", Self::SharedCost),
+        ("personal_number", Self::PersonalNumber),
+        ("voip", Self::Voip),
+        ("pager", Self::Pager),
+        ("uan", Self::Uan),
+        ("voicemail", Self::Voicemail),
+        ("unknown", Self::Unknown),
+        ("emergency", Self::Emergency),
+        ("short_code", Self::ShortCode),
+        ("standard_rate", Self::StandardRate),
+        ("carrier", Self::Carrier),
+        ("no_international", Self::NoInternational),
+    ];
+
+    /// The type libphonenumber calls `name` (`premium_rate`), in any case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .map(|&(_, number_type)| number_type)
+    }
+
+    fn of(number_type: PhoneNumberType) -> Self {
+        match number_type {
+            PhoneNumberType::FixedLine => Self::FixedLine,
+            PhoneNumberType::Mobile => Self::Mobile,
+            PhoneNumberType::FixedLineOrMobile => Self::FixedLineOrMobile,
+            PhoneNumberType::TollFree => Self::TollFree,
+            PhoneNumberType::PremiumRate => Self::PremiumRate,
+            PhoneNumberType::SharedCost => Self::SharedCost,
+            PhoneNumberType::VoIP => Self::Voip,
+            PhoneNumberType::PersonalNumber => Self::PersonalNumber,
+            PhoneNumberType::Pager => Self::Pager,
+            PhoneNumberType::UAN => Self::Uan,
+            PhoneNumberType::VoiceMail => Self::Voicemail,
+            PhoneNumberType::Unknown => Self::Unknown,
+        }
+    }
+}
+
+/// Whether `code` is an ISO 3166 region libphonenumber has a numbering plan for (`IN`, `us`);
+/// the non-geographic entity `001` is not one.
+pub fn is_region_code(code: &str) -> bool {
+    known_region(code).is_some()
+}
+
+fn known_region(code: &str) -> Option<Region> {
+    if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let region = Region::from_code(code).ok()?;
+    PHONE_NUMBER_UTIL.get_country_code_for_region(region).map(|_| region)
+}
 
 /// Why a phone number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -53,15 +152,19 @@ impl PhoneNumber {
             return Err(PhoneError::CountryCharacters);
         }
         let region = if number.starts_with('+') { None } else { Some(region_of(country.trim())?) };
-        let parsed = phonenumber::parse(region, number).map_err(|_| PhoneError::Invalid)?;
-        if !phonenumber::is_valid(&parsed) {
+        let parsed = PHONE_NUMBER_UTIL.parse(number, region).map_err(|_| PhoneError::Invalid)?;
+        if !parsed.is_valid() {
             return Err(PhoneError::Invalid);
         }
+        let calling_code = u16::try_from(parsed.country_code).map_err(|_| PhoneError::Invalid)?;
         Ok(Self {
-            e164: parsed.format().mode(phonenumber::Mode::E164).to_string(),
-            calling_code: parsed.code().value(),
-            region: parsed.country().id().map(|id| id.as_ref().to_owned()),
-            number_type: parsed.number_type(&DATABASE),
+            e164: parsed.format_as(PhoneNumberFormat::E164).into_owned(),
+            calling_code,
+            region: parsed.get_region_code().and_then(|region| {
+                let code = region.as_region_str();
+                is_region_code(&code).then(|| code.to_string())
+            }),
+            number_type: NumberType::of(parsed.get_type()),
         })
     }
 
@@ -109,17 +212,18 @@ impl fmt::Display for PhoneNumber {
 
 /// The region whose numbering plan applies: the region itself, or the main region of a
 /// calling code (`+1` is `US`, `+44` is `GB`).
-fn region_of(country: &str) -> Result<country::Id, PhoneError> {
+fn region_of(country: &str) -> Result<Region, PhoneError> {
     let calling_code = country.strip_prefix('+').unwrap_or(country);
-    let region = if !calling_code.is_empty() && calling_code.bytes().all(|b| b.is_ascii_digit()) {
-        let code: u16 = calling_code.parse().map_err(|_| PhoneError::UnknownCountry)?;
-        let regions = DATABASE.region(&code).ok_or(PhoneError::UnknownCountry)?;
-        regions.first().copied().ok_or(PhoneError::UnknownCountry)?.to_owned()
+    if !calling_code.is_empty() && calling_code.bytes().all(|b| b.is_ascii_digit()) {
+        let code: i32 = calling_code.parse().map_err(|_| PhoneError::UnknownCountry)?;
+        // The metadata also lists non-geographic entities ("001"); only real regions parse.
+        PHONE_NUMBER_UTIL
+            .get_region_for_country_code(code)
+            .filter(|region| is_region_code(&region.as_region_str()))
+            .ok_or(PhoneError::UnknownCountry)
     } else {
-        country.to_ascii_uppercase()
-    };
-    // The metadata also lists non-geographic entities ("001"); only real regions parse.
-    country::Id::from_str(&region).map_err(|_| PhoneError::UnknownCountry)
+        known_region(country).ok_or(PhoneError::UnknownCountry)
+    }
 }
 
 #[cfg(test)]

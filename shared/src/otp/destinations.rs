@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::phone::{NumberType, PhoneNumber};
+use crate::phone::{NumberType, PhoneNumber, is_region_code};
 
 /// Why a list setting does not parse. Says which entry, never what it held.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,9 +41,9 @@ impl FromStr for Countries {
     fn from_str(list: &str) -> Result<Self, Self::Err> {
         entries(list)
             .map(str::to_ascii_uppercase)
-            .map(|region| match phonenumber::country::Id::from_str(&region) {
-                Ok(_) => Ok(region),
-                Err(_) => Err(InvalidList(format!("{region} is not a region code"))),
+            .map(|region| match is_region_code(&region) {
+                true => Ok(region),
+                false => Err(InvalidList(format!("{region} is not a region code"))),
             })
             .collect::<Result<_, _>>()
             .map(Self)
@@ -82,8 +82,7 @@ impl FromStr for NumberTypes {
         entries(list)
             .map(str::to_ascii_lowercase)
             .map(|name| {
-                // libphonenumber's own names, through its serde representation.
-                serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
+                NumberType::from_name(&name).ok_or_else(|| {
                     InvalidList(format!(
                         "{name} is not a number type (e.g. fixed_line, premium_rate)"
                     ))
@@ -175,7 +174,7 @@ impl FromStr for CountryLimits {
                 }
                 Some((region, limit)) => {
                     let region = region.trim().to_ascii_uppercase();
-                    if phonenumber::country::Id::from_str(&region).is_err() {
+                    if !is_region_code(&region) {
                         return Err(InvalidList(format!(
                             "entry {position}: {region} is not a region code"
                         )));

@@ -265,7 +265,9 @@ impl FromStr for CountryLocales {
                     || InvalidList::new(format!("entry {} is not COUNTRY:LOCALE", index + 1));
                 let (country, locale) = entry.split_once(':').ok_or_else(invalid)?;
                 let country = country.trim().to_ascii_uppercase();
-                phonenumber::country::Id::from_str(&country).map_err(|_| invalid())?;
+                if !crate::phone::is_region_code(&country) {
+                    return Err(invalid());
+                }
                 Ok((country, normalise(locale).ok_or_else(invalid)?))
             })
             .collect::<Result<_, _>>()

@@ -148,7 +148,7 @@ impl FromStr for CountrySenders {
                 .split_once(':')
                 .ok_or_else(|| in_entry("is not COUNTRY:field=value,...".to_owned()))?;
             let country = country.trim().to_ascii_uppercase();
-            if phonenumber::country::Id::from_str(&country).is_err() {
+            if !crate::phone::is_region_code(&country) {
                 return Err(in_entry(format!("{country} is not a region code")));
             }
             let mut sender = Sender::default();
