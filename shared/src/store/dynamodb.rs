@@ -10,9 +10,13 @@
 //! - `counter#<kind>#<pseudonym>#<window start>`: one fixed-window counter;
 //! - `verified#<phone pseudonym>`: the phone has verified; `owner` is the pseudonym of the
 //!   subject that verified it last. Never expires.
-//! - `breaker#<prefix|country>#<digits or region>#<bucket start>`: the breaker's tally of
-//!   sends and verifications in one ten-minute bucket (`sent_count`, `verified_count`);
-//! - `breaker#<prefix|country>#<digits or region>#trip`: until when it is tripped.
+//! - `breaker#<prefix|country>#<digits or region>#trip`: one item per destination, the
+//!   breaker's whole state for it: until when it is tripped (`tripped_until`) and its tally
+//!   of sends and verifications in each ten-minute bucket of the window (`sent_<bucket
+//!   start>`, `verified_<bucket start>`), so a send reads one item per destination. It keeps
+//!   the key the trip record had before the tallies moved in, so that a trip recorded then
+//!   still holds; the older per-bucket items (`breaker#...#<bucket start>`) are no longer
+//!   read and expire within the hour.
 //!
 //! Every write is safe to retry after its answer was lost: a retried transaction carries the
 //! SDK's idempotency token, and each condition also recognises the request's own earlier
@@ -30,7 +34,6 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -711,23 +714,27 @@ impl ChallengeStore for DynamoStore {
 
     async fn trip(&self, destination: &Destination, until: EpochSeconds) -> Result<(), StoreError> {
         self.within_budget(async {
+            // The item outlives the trip by a window, so that no tally written before it is
+            // purged early: `purge_at` only ever grows (see `tally_once`).
             let result = self
                 .client
-                .put_item()
+                .update_item()
                 .table_name(&self.table)
-                .item("pk", breaker_key(&destination.trip_key()))
-                .item("tripped_until", number(until))
-                .item("purge_at", number(until))
+                .key("pk", destination_key(destination))
+                .update_expression("SET tripped_until = :until, purge_at = :purge_at")
                 .condition_expression(
                     "attribute_not_exists(tripped_until) OR tripped_until < :until",
                 )
                 .expression_attribute_values(":until", number(until))
+                .expression_attribute_values(":purge_at", number(breaker::bucket_expiry(until)))
                 .send()
                 .await;
             match result {
                 Ok(_) => Ok(()),
-                Err(SdkError::ServiceError(error))
-                    if matches!(error.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
                 {
                     Ok(()) // a trip as long or longer is recorded
                 }
@@ -739,8 +746,8 @@ impl ChallengeStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Reads every bucket of the window and the trip of each destination, and the phone's
-    /// record when `phone_key` is given, in one `BatchGetItem` (eventually consistent: a
+    /// Reads each destination's item, and the phone's record when `phone_key` is given, in
+    /// one `BatchGetItem` (eventually consistent: a
     /// tally a moment old decides as well, and the write that follows re-checks the owner),
     /// asking again for any keys DynamoDB left unprocessed.
     async fn readings_once(
@@ -751,11 +758,7 @@ impl DynamoStore {
     ) -> Result<(Option<VerifiedPhone>, Vec<Reading>), StoreError> {
         let mut wanted: Vec<AttributeValue> = Vec::new();
         wanted.extend(phone_key.map(verified_key));
-        for destination in destinations {
-            wanted
-                .extend(window.iter().map(|bucket| breaker_key(&destination.bucket_key(*bucket))));
-            wanted.push(breaker_key(&destination.trip_key()));
-        }
+        wanted.extend(destinations.iter().map(destination_key));
         let mut found: HashMap<String, Item> = HashMap::new();
         for chunk in wanted.chunks(100) {
             let keys = chunk.iter().map(|key| HashMap::from([("pk".to_owned(), key.clone())]));
@@ -789,73 +792,117 @@ impl DynamoStore {
             let item = found.get(&format!("verified#{phone_key}"))?;
             Some(VerifiedPhone { owner: optional_text(item, "owner").map(str::to_owned) })
         });
-        let breaker_item = |key: String| found.get(&format!("breaker#{key}"));
-        let count = |item: Option<&Item>, name| item.and_then(|item| numeric(item, name).ok());
         let readings = destinations
             .iter()
-            .map(|destination| Reading {
-                tally: window.iter().fold(Tally::default(), |sum, bucket| {
-                    let item = breaker_item(destination.bucket_key(*bucket));
-                    sum + Tally {
-                        sent: count(item, "sent_count").unwrap_or(0),
-                        verified: count(item, "verified_count").unwrap_or(0),
-                    }
-                }),
-                tripped_until: count(breaker_item(destination.trip_key()), "tripped_until"),
+            .map(|destination| {
+                let item = found.get(&format!("breaker#{}", destination.trip_key()));
+                let count = |name: &str| item.and_then(|item| numeric(item, name).ok());
+                Reading {
+                    tally: window.iter().fold(Tally::default(), |sum, bucket| {
+                        sum + Tally {
+                            sent: count(&tally_field("sent", *bucket)).unwrap_or(0),
+                            verified: count(&tally_field("verified", *bucket)).unwrap_or(0),
+                        }
+                    }),
+                    tripped_until: count("tripped_until"),
+                }
             })
             .collect();
         Ok((verified, readings))
     }
 
     /// One `UpdateItem` per destination, all at once, each attempted once: an `ADD` is not
-    /// idempotent, and a tally one short is better than one counted twice.
+    /// idempotent, and a tally one short is better than one counted twice. Each also removes
+    /// the buckets that left the window in the last two hours, so that a destination with
+    /// steady traffic keeps one window of buckets; one that falls silent expires whole.
     async fn tally_once(
         &self,
         destinations: &[Destination],
         event: Tallied,
         now: EpochSeconds,
     ) -> Result<(), StoreError> {
-        let bucket = breaker::bucket_of(now);
-        let (field, delta) = match event {
-            Tallied::Sent => ("sent_count", 1),
-            Tallied::Unsent => ("sent_count", -1),
-            Tallied::Verified => ("verified_count", 1),
-            Tallied::Unverified => ("verified_count", -1),
-        };
         let mut updates = tokio::task::JoinSet::new();
         for destination in destinations {
-            let mut update = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", breaker_key(&destination.bucket_key(bucket)))
-                .update_expression(format!(
-                    "SET purge_at = if_not_exists(purge_at, :purge_at) ADD {field} :delta"
-                ))
-                .expression_attribute_values(":purge_at", number(breaker::bucket_expiry(bucket)))
-                .expression_attribute_values(":delta", number(delta));
-            if event.takes_back() {
-                // Never below zero: a take-back finds nothing to take when its event is gone.
-                update = update
-                    .condition_expression(format!("{field} >= :one"))
-                    .expression_attribute_values(":one", number(1));
-            }
-            let update = update.customize().config_override(
-                aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
-            );
-            updates.spawn(update.send());
+            let client = self.client.clone();
+            let table = self.table.clone();
+            let key = destination_key(destination);
+            updates.spawn(async move { tally_item(&client, &table, key, event, now).await });
         }
         while let Some(done) = updates.join_next().await {
-            match done.map_err(StoreError::new)? {
-                Ok(_) => {}
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(UpdateItemError::is_conditional_check_failed_exception) => {}
-                Err(error) => return Err(StoreError::new(error)),
-            }
+            done.map_err(StoreError::new)??;
         }
         Ok(())
+    }
+}
+
+/// The attribute of a destination's item that tallies `event_name` (`sent`, `verified`) in
+/// the bucket starting at `bucket`.
+fn tally_field(event_name: &str, bucket: EpochSeconds) -> String {
+    format!("{event_name}_{bucket}")
+}
+
+/// Tallies `event` on one destination's item. A count raises the item's `purge_at` to the
+/// end of its bucket's window, unless the item lives longer already (a trip), in which case
+/// a second write counts without touching it: an update cannot take the larger of two.
+async fn tally_item(
+    client: &Client,
+    table: &str,
+    key: AttributeValue,
+    event: Tallied,
+    now: EpochSeconds,
+) -> Result<(), StoreError> {
+    let bucket = breaker::bucket_of(now);
+    let (event_name, delta) = match event {
+        Tallied::Sent => ("sent", 1),
+        Tallied::Unsent => ("sent", -1),
+        Tallied::Verified => ("verified", 1),
+        Tallied::Unverified => ("verified", -1),
+    };
+    let mut left_window = Vec::new();
+    for back in breaker::BUCKETS..breaker::BUCKETS * 3 {
+        if let Some(old) = bucket.checked_sub(back * breaker::BUCKET_SECONDS) {
+            left_window.extend([tally_field("sent", old), tally_field("verified", old)]);
+        }
+    }
+    let removals: Vec<String> = (0..left_window.len()).map(|i| format!("#old{i}")).collect();
+    let update = |raise_purge: bool| {
+        let set = if raise_purge { "SET purge_at = :purge_at " } else { "" };
+        let mut update = client
+            .update_item()
+            .table_name(table)
+            .key("pk", key.clone())
+            .update_expression(format!("{set}ADD #count :delta REMOVE {}", removals.join(", ")))
+            .expression_attribute_names("#count", tally_field(event_name, bucket))
+            .expression_attribute_values(":delta", number(delta));
+        for (placeholder, name) in removals.iter().zip(&left_window) {
+            update = update.expression_attribute_names(placeholder, name);
+        }
+        if event.takes_back() {
+            // Never below zero: a take-back finds nothing to take when its event is gone.
+            update = update
+                .condition_expression("#count >= :one")
+                .expression_attribute_values(":one", number(1));
+        } else if raise_purge {
+            update = update
+                .condition_expression("attribute_not_exists(purge_at) OR purge_at <= :purge_at")
+                .expression_attribute_values(":purge_at", number(breaker::bucket_expiry(bucket)));
+        }
+        update.customize().config_override(
+            aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
+        )
+    };
+    let conditional_failed = |error: &SdkError<UpdateItemError, _>| {
+        error.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception)
+    };
+    match update(!event.takes_back()).send().await {
+        Ok(_) => Ok(()),
+        // A take-back with nothing to take.
+        Err(error) if event.takes_back() && conditional_failed(&error) => Ok(()),
+        // The item lives longer than this bucket's window: count without shortening it.
+        Err(error) if conditional_failed(&error) => {
+            update(false).send().await.map(|_| ()).map_err(StoreError::new)
+        }
+        Err(error) => Err(StoreError::new(error)),
     }
 }
 
@@ -872,8 +919,9 @@ fn verified_key(phone_key: &str) -> AttributeValue {
     AttributeValue::S(format!("verified#{phone_key}"))
 }
 
-fn breaker_key(key: &str) -> AttributeValue {
-    AttributeValue::S(format!("breaker#{key}"))
+/// The key of the item holding the breaker's state for `destination`.
+fn destination_key(destination: &Destination) -> AttributeValue {
+    AttributeValue::S(format!("breaker#{}", destination.trip_key()))
 }
 
 fn counter_key(counter: &Counter) -> AttributeValue {

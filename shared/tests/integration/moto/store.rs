@@ -1,4 +1,5 @@
-//! What the DynamoDB store writes: only pseudonyms and digests, and which items expire.
+//! What the DynamoDB store writes: only pseudonyms and digests, which items expire, and the
+//! breaker's one item per destination.
 //! (Its rules are in `store_contract`, run against this store and the in-memory one.)
 
 use std::collections::HashSet;
@@ -79,4 +80,44 @@ async fn items_hold_no_code_phone_or_subject_in_clear_and_only_the_verified_reco
     let stored = items.iter().find(|i| i["pk"].as_s().unwrap().starts_with("challenge#")).unwrap();
     assert!(stored["code_digest"].is_b(), "the code is stored only as its digest");
     assert_eq!(stored["purge_at"], AttributeValue::N((NOW + 300).to_string()));
+}
+
+#[tokio::test]
+async fn the_breaker_keeps_one_item_per_destination_that_a_trip_outlives() {
+    use otp_shared::otp::breaker::{BUCKET_SECONDS, Destination, Scope, Tallied, window};
+    let sdk = sdk().await;
+    let table = fresh_table(&sdk).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let store = DynamoStore::new(client.clone(), &table);
+    let prefix = Destination { scope: Scope::Prefix, value: "91700".into() };
+    let country = Destination { scope: Scope::Country, value: "IN".into() };
+    let both = [prefix.clone(), country];
+    // Three hours of steady traffic, one send every ten minutes.
+    for bucket in 0..18 {
+        store.tally(&both, Tallied::Sent, NOW + bucket * BUCKET_SECONDS).await.unwrap();
+    }
+    let last = NOW + 17 * BUCKET_SECONDS;
+    let items = client.scan().table_name(&table).send().await.unwrap().items.unwrap();
+    let keys: HashSet<_> = items.iter().map(|item| item["pk"].as_s().unwrap().as_str()).collect();
+    assert_eq!(keys, HashSet::from(["breaker#prefix#91700#trip", "breaker#country#IN#trip"]));
+    for item in &items {
+        let buckets: Vec<_> = item.keys().filter(|name| name.starts_with("sent_")).collect();
+        assert!(buckets.len() <= 12, "buckets that left the window go: {buckets:?}");
+        assert!(!item.contains_key(&format!("sent_{NOW}")), "three hours old");
+        assert_eq!(item["purge_at"], AttributeValue::N((last + 3600).to_string()));
+    }
+    let reading = store.breaker_readings(&both, &window(last)).await.unwrap();
+    assert_eq!(reading[0].tally.sent, 6, "one window of buckets");
+
+    // A trip longer than the window keeps the item, and a later tally does not shorten it.
+    let until = last + 4 * 3600;
+    store.trip(&prefix, until).await.unwrap();
+    store.tally(&both, Tallied::Sent, last).await.unwrap();
+    let key = AttributeValue::S("breaker#prefix#91700#trip".into());
+    let item = client.get_item().table_name(&table).key("pk", key).send().await.unwrap();
+    let item = item.item.unwrap();
+    assert_eq!(item["purge_at"], AttributeValue::N((until + 3600).to_string()));
+    assert_eq!(item[&format!("sent_{last}")], AttributeValue::N("2".into()), "still counted");
+    let reading = store.breaker_readings(&both, &window(last)).await.unwrap();
+    assert_eq!((reading[0].tally.sent, reading[0].tripped_until), (7, Some(until)));
 }

@@ -5,7 +5,9 @@
 //! The scenario, at `START`, with the default policy, hash key [`hash_key`] and the fixed
 //! code `123456` and `authCode` `1234`: olivia registered and verified `+14155550100` (its
 //! owner); pat registered `+14155550101` (pending); five subjects each registered
-//! `+14155550102` (its hourly cap of five is full).
+//! `+14155550102` (its hourly cap of five is full). The scenario tripped no destination, so
+//! the test adds a trip of prefix `14156` the way that revision's `trip` wrote it (a `PutItem`
+//! of `pk`, `tripped_until` and `purge_at`).
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -47,6 +49,13 @@ async fn a_table_written_before_the_redesign_keeps_its_owners_codes_and_caps() {
         let item = item.as_object().unwrap().iter().map(|(k, v)| (k.clone(), attribute(v)));
         client.put_item().table_name(&table).set_item(Some(item.collect())).send().await.unwrap();
     }
+    let trip = [
+        ("pk", AttributeValue::S("breaker#prefix#14156#trip".into())),
+        ("tripped_until", AttributeValue::N((START + 3600).to_string())),
+        ("purge_at", AttributeValue::N((START + 3600).to_string())),
+    ];
+    let trip = trip.map(|(name, value)| (name.to_owned(), value));
+    client.put_item().table_name(&table).set_item(Some(trip.into())).send().await.unwrap();
     let inbox = Inbox::new();
     let clock = ManualClock::new(START + 60);
     let store = DynamoStore::new(client, &table);
@@ -70,6 +79,10 @@ async fn a_table_written_before_the_redesign_keeps_its_owners_codes_and_caps() {
     let capped = phone("+14155550102");
     let refused = otp.send_code(send("s5", &capped)).await;
     assert!(matches!(refused, Err(OtpError::RateLimited { .. })), "{refused:?}");
+
+    // A trip recorded before still holds: the breaker's item kept its key.
+    let tripped = otp.send_code(send("s6", &phone("+14156550100"))).await;
+    assert!(matches!(tripped, Err(OtpError::DestinationThrottled { .. })), "{tripped:?}");
 
     // A code that had verified before stays used.
     let used =
