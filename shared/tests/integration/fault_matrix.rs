@@ -52,7 +52,7 @@ fn cells() -> Vec<Cell> {
     // A send reads the phone's record and the breaker's tallies (BatchGetItem), reserves
     // (TransactWriteItems), sends (Publish) and tallies the send (UpdateItem); a check
     // consumes (TransactWriteItems) and tallies the verification (UpdateItem). The breaker's
-    // trip (PutItem) happens only on a refused send, outside these paths; the take-back after
+    // trip (UpdateItem) happens only on a refused send, outside these paths; the take-back after
     // a failed SMS (UpdateItem or DeleteItem) in the `SNS:Publish` rows.
     for endpoint in [Endpoint::Register, Endpoint::Resend] {
         for operation in ["DynamoDB:BatchGetItem", "DynamoDB:TransactWriteItems"] {
