@@ -70,6 +70,17 @@ async fn sent_sms_at(endpoint: &str, phone: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// How long a store call against the emulator may take. moto serialises every request
+/// behind one lock, so forty conflicting transactions on a 2-core CI machine that is also
+/// running other test binaries can take seconds; these tests are about exactness, not
+/// latency (the deployed budget, `STORE_CALL_BUDGET`, is measured by `make bench`).
+pub const EMULATOR_CALL_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A DynamoDB store on `table` through `client`, with [`EMULATOR_CALL_BUDGET`] per call.
+pub fn store_on(client: aws_sdk_dynamodb::Client, table: &str) -> otp_shared::store::DynamoStore {
+    otp_shared::store::DynamoStore::new(client, table).with_call_budget(EMULATOR_CALL_BUDGET)
+}
+
 /// A fresh table shaped as `template.yaml` makes it, and its name.
 pub async fn fresh_table(sdk: &SdkConfig) -> String {
     static TABLES: AtomicU32 = AtomicU32::new(0);

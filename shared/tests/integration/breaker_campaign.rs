@@ -351,8 +351,7 @@ async fn owners_cannot_reopen_a_prefix_the_breaker_holds(store: impl ChallengeSt
 async fn dynamodb() -> (DynamoStore, String) {
     let sdk = sdk().await;
     let table = fresh_table(&sdk).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table)
-        .with_call_budget(std::time::Duration::from_secs(20));
+    let store = otp_testkit::moto::store_on(aws_sdk_dynamodb::Client::new(&sdk), &table);
     (store, table)
 }
 

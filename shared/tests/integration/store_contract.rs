@@ -6,7 +6,7 @@ use otp_shared::otp::ports::{
     FullCounter, Issue, IssueOutcome, SendRefusal, Withdrawal,
 };
 use otp_shared::store::DynamoStore;
-use otp_testkit::moto::{fresh_table, sdk};
+use otp_testkit::moto::{fresh_table, sdk, store_on};
 
 const NOW: u64 = 1_767_225_600;
 const PHONE: &str = "phone-a";
@@ -527,7 +527,7 @@ async fn store_tally(
 async fn dynamodb() -> DynamoStore {
     let sdk = sdk().await;
     let table = fresh_table(&sdk).await;
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)
+    store_on(aws_sdk_dynamodb::Client::new(&sdk), &table)
 }
 
 /// One test per rule, each run against both stores.

@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use otp_shared::otp::ports::{
     Challenge, ChallengeStore, Check, CheckOutcome, Counter, CounterKind, Issue, IssueOutcome,
 };
-use otp_shared::store::DynamoStore;
 use otp_testkit::moto::{fresh_table, sdk};
 
 const NOW: u64 = 1_767_225_600;
@@ -18,7 +17,7 @@ async fn items_hold_no_code_phone_or_subject_in_clear_and_only_the_verified_reco
     let sdk = sdk().await;
     let table = fresh_table(&sdk).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let store = DynamoStore::new(client.clone(), &table);
+    let store = otp_testkit::moto::store_on(client.clone(), &table);
     let challenge = Challenge {
         id: "c1".to_owned(),
         phone_key: "phone-a".to_owned(),
@@ -88,7 +87,7 @@ async fn the_breaker_keeps_one_item_per_destination_that_a_trip_outlives() {
     let sdk = sdk().await;
     let table = fresh_table(&sdk).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let store = DynamoStore::new(client.clone(), &table);
+    let store = otp_testkit::moto::store_on(client.clone(), &table);
     let prefix = Destination { scope: Scope::Prefix, value: "91700".into() };
     let country = Destination { scope: Scope::Country, value: "IN".into() };
     let both = [prefix.clone(), country];

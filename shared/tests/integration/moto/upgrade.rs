@@ -15,7 +15,6 @@ use base64::Engine;
 use otp_shared::otp::{OtpError, Policy, SendRequest, VerifyRequest};
 use otp_shared::phone::PhoneNumber;
 use otp_shared::sms::Inbox;
-use otp_shared::store::DynamoStore;
 use otp_shared::testing::{ManualClock, START, service};
 use otp_testkit::moto::{fresh_table, sdk};
 use serde_json::Value;
@@ -58,7 +57,7 @@ async fn a_table_written_before_the_redesign_keeps_its_owners_codes_and_caps() {
     client.put_item().table_name(&table).set_item(Some(trip.into())).send().await.unwrap();
     let inbox = Inbox::new();
     let clock = ManualClock::new(START + 60);
-    let store = DynamoStore::new(client, &table);
+    let store = otp_testkit::moto::store_on(client, &table);
     let otp =
         service().store(store).sms(inbox.clone()).clock(clock).policy(Policy::default()).build();
     let phone = |number| PhoneNumber::parse(number, "").unwrap();
