@@ -123,6 +123,7 @@ pub async fn api(
 /// calls once, at init. A missing or invalid setting fails here, naming the variable. Unless
 /// `OTP_WARM_CLIENTS=false`, the clients the endpoint uses are warmed first (see [`warm`]).
 pub async fn api_from_env(endpoint: Endpoint) -> Result<AwsApi, ConfigError> {
+    tracing::info!(version = crate::VERSION, endpoint = endpoint.path(), "starting");
     let lookup = |name: &str| std::env::var(name).ok();
     let (settings, aws, clients) = settings_and_clients(&lookup, &sdk_config().await).await?;
     if parse_or(&lookup, "OTP_WARM_CLIENTS", true)? {

@@ -2,6 +2,10 @@
 //! JWT check and the HTTP layer shared by the three Lambda functions and the local server.
 #![warn(missing_docs)]
 
+/// This release's version (the workspace's, in `Cargo.toml`; see `CHANGELOG.md`), which each
+/// function logs as it starts.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
