@@ -6,12 +6,12 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-load test-bench bench build emulator fuzz fault-matrix load
+.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-browser test-load test-bench bench build emulator fuzz fault-matrix load
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
 
-test: lint deny test-rust test-template test-contract test-scripts test-load test-bench
+test: lint deny test-rust test-template test-contract test-scripts test-browser test-load test-bench
 
 lint:
 	cargo fmt --all --check
@@ -40,6 +40,19 @@ test-scripts: $(TOOLS)
 	$(VENV)/bin/python scripts/test_fault_proxy.py
 	$(VENV)/bin/python scripts/test_lambda_runtime.py
 	$(VENV)/bin/python scripts/check_links.py --self-test
+
+# Debian's Chromium and its WebDriver (chromium-driver depends on chromium), when missing.
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMEDRIVER):
+	$(SUDO) apt-get install -y -qq --no-install-recommends chromium-driver || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium-driver; }
+
+# The console and the demo page of otp-local in headless Chromium, through WebDriver
+# (scripts/test_browser.py says what it checks); screenshots land in target/browser.
+test-browser: $(TOOLS) $(CHROMEDRIVER)
+	cargo build -q -p otp-local
+	$(VENV)/bin/python scripts/test_browser.py --binary target/debug/otp-local --screenshots target/browser
 
 # A small load run of the real function binaries (debug build), so `make load` cannot rot.
 test-load: $(TOOLS)

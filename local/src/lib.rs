@@ -13,16 +13,22 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::http::{Method, header};
+use lambda_http::http::{HeaderMap, HeaderValue, Method, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use otp_shared::http::{Api, ApiError, BodyError, MAX_BODY_BYTES};
+use otp_shared::jwt::{self, JwtSettings};
+use otp_shared::otp::ports::Clock;
 use otp_shared::sms::Inbox;
 use otp_shared::store::MemoryStore;
 use otp_shared::system::{OsRandom, SystemClock};
 use tokio::net::TcpListener;
 
+pub mod console;
+pub mod feed;
 pub mod state;
+
+use feed::AuditFeed;
 
 /// The API as the local server runs it.
 pub type LocalApi = Api<MemoryStore, Inbox, SystemClock, OsRandom>;
@@ -36,19 +42,47 @@ pub const OPENAPI_PATH: &str = "/_local/openapi.yaml";
 /// The path that serves the public key of the verification tokens, as a JWKS.
 pub const JWKS_PATH: &str = "/_local/jwks.json";
 
+/// The path of the audit events after a sequence number (`?after=N`), for the console.
+pub const EVENTS_PATH: &str = "/_local/events";
+
+/// The path that clears the store (codes, counters, owners, the breaker) and the inbox.
+pub const RESET_PATH: &str = "/_local/reset";
+
+/// The path that mints a development JWT for a subject (`{"sub": "alice"}`).
+pub const TOKEN_PATH: &str = "/_local/token";
+
+/// How long a token minted at [`TOKEN_PATH`] lives.
+pub const MINTED_TOKEN_SECONDS: u64 = 3600;
+
 const OPENAPI: &str = include_str!("../../openapi.yaml");
 
 /// What every connection shares.
 pub struct LocalServer {
     api: LocalApi,
     inbox: Inbox,
+    store: MemoryStore,
+    feed: AuditFeed,
+    minting: Option<JwtSettings>,
     requests: AtomicU64,
 }
 
 impl LocalServer {
-    /// Serves `api`, and `inbox` at [`INBOX_PATH`]; `inbox` should be the API's SMS sender.
-    pub fn new(api: LocalApi, inbox: Inbox) -> Self {
-        Self { api, inbox, requests: AtomicU64::new(0) }
+    /// Serves `api`, `inbox` at [`INBOX_PATH`], and a reset of `store` and `inbox` at
+    /// [`RESET_PATH`]; `inbox` and `store` should be the API's own.
+    pub fn new(api: LocalApi, inbox: Inbox, store: MemoryStore) -> Self {
+        let feed = AuditFeed::new();
+        Self { api, inbox, store, feed, minting: None, requests: AtomicU64::new(0) }
+    }
+
+    /// The same server, showing `feed` at [`EVENTS_PATH`].
+    pub fn with_feed(self, feed: AuditFeed) -> Self {
+        Self { feed, ..self }
+    }
+
+    /// The same server, minting tokens at [`TOKEN_PATH`] with `settings` (when they hold a
+    /// secret; otherwise that path answers 404).
+    pub fn with_token_minting(self, settings: JwtSettings) -> Self {
+        Self { minting: Some(settings), ..self }
     }
 
     /// Serves connections from `listener` until the task is dropped. Requests must name
@@ -79,13 +113,21 @@ impl LocalServer {
         hosts: Arc<[String]>,
     ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
         let get = request.method() == Method::GET;
+        let post = request.method() == Method::POST;
         let host = request.headers().get(header::HOST).and_then(|host| host.to_str().ok());
         let known_host = host.is_some_and(|host| hosts.iter().any(|own| own == host));
+        let same_origin = known_host && from_own_page(request.headers(), host);
         let tokens = self.api.otp().verification_tokens();
-        let response = match request.uri().path() {
+        let path = request.uri().path().to_owned();
+        let mut response = match path.as_str() {
             _ if !known_host => ApiError::MisdirectedRequest.into_response(),
             INBOX_PATH if get => {
                 let json = serde_json::to_string(&self.inbox.messages()).unwrap_or_default();
+                document("application/json", json)
+            }
+            EVENTS_PATH if get => {
+                let after = query_number(request.uri().query(), "after");
+                let json = serde_json::to_string(&self.feed.since(after)).unwrap_or_default();
                 document("application/json", json)
             }
             OPENAPI_PATH if get => document("application/yaml", OPENAPI.to_owned()),
@@ -93,13 +135,56 @@ impl LocalServer {
                 let jwks = tokens.map(|tokens| tokens.jwks());
                 document("application/json", serde_json::to_string(&jwks).unwrap_or_default())
             }
-            _ => match self.as_gateway_request(request, peer).await {
-                Ok(request) => self.api.route(request).await,
-                Err(error) => error.into_response(),
+            RESET_PATH | TOKEN_PATH if post && !same_origin => {
+                ApiError::CrossOrigin.into_response()
+            }
+            RESET_PATH if post => {
+                self.store.clear();
+                self.inbox.clear();
+                self.feed.clear();
+                tracing::info!(target: otp_shared::telemetry::AUDIT, event = "local.reset");
+                document("application/json", r#"{"reset":true}"#.to_owned())
+            }
+            TOKEN_PATH if post && self.minting.is_some() => self.mint(request).await,
+            _ => match console::file(&path).filter(|_| get) {
+                Some(page) => page,
+                None => match self.as_gateway_request(request, peer).await {
+                    Ok(request) => self.api.route(request).await,
+                    Err(error) => error.into_response(),
+                },
             },
         };
+        response
+            .headers_mut()
+            .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         let (parts, body) = response.into_parts();
         Ok(hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec()))))
+    }
+
+    /// A development JWT for the body's `sub`, as `{"token": "..."}`.
+    async fn mint(&self, request: hyper::Request<Incoming>) -> lambda_http::Response<Body> {
+        let bytes = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return ApiError::PayloadTooLarge.into_response(),
+        };
+        let subject = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|body| body.get("sub").and_then(|sub| sub.as_str()).map(str::to_owned));
+        let Some(subject) = subject.filter(|sub| !sub.trim().is_empty() && sub.len() <= 256) else {
+            return ApiError::InvalidBody(BodyError::MissingField("sub")).into_response();
+        };
+        let now = otp_shared::system::SystemClock.now();
+        let token = self
+            .minting
+            .as_ref()
+            .and_then(|settings| jwt::mint(settings, &subject, now, MINTED_TOKEN_SECONDS));
+        match token {
+            Some(token) => {
+                let body = serde_json::json!({ "token": token, "expiresIn": MINTED_TOKEN_SECONDS });
+                document("application/json", body.to_string())
+            }
+            None => ApiError::NotFound.into_response(),
+        }
     }
 
     /// The request as a Lambda function behind an HTTP API receives it: the body read in
@@ -135,4 +220,27 @@ fn document(content_type: &'static str, body: String) -> lambda_http::Response<B
         .headers_mut()
         .insert("content-type", lambda_http::http::HeaderValue::from_static(content_type));
     response
+}
+
+/// Whether a request that changes local state comes from one of this server's own pages: a
+/// JSON body (which a cross-site form cannot send without a preflight nobody answers) and
+/// an `Origin` that is this server.
+fn from_own_page(headers: &HeaderMap, host: Option<&str>) -> bool {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(';').next() == Some("application/json"));
+    let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok());
+    json && host.is_some_and(|host| origin == Some(format!("http://{host}").as_str()))
+}
+
+/// The number `name` holds in `query`, 0 when absent or not a number.
+fn query_number(query: Option<&str>, name: &str) -> u64 {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
 }

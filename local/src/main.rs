@@ -10,6 +10,8 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, Subcommand};
+use otp_local::console::DEMO_PATH;
+use otp_local::feed::AuditFeed;
 use otp_local::state::{StateError, kept};
 use otp_local::{INBOX_PATH, JWKS_PATH, LocalServer, OPENAPI_PATH};
 use otp_shared::config::Settings;
@@ -76,18 +78,24 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => {
             // Before the settings, so that what they warn about is shown.
-            otp_shared::telemetry::init_local();
+            let feed = AuditFeed::new();
+            otp_shared::telemetry::init_local_with(feed.layer());
             let settings = Settings::from_lookup(&lookup)?;
             otp_shared::config::check_without_aws(&lookup)?;
-            serve(cli.port, settings).await
+            serve(cli.port, settings, feed).await
         }
     }
 }
 
-async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    port: u16,
+    settings: Settings,
+    feed: AuditFeed,
+) -> Result<(), Box<dyn std::error::Error>> {
     let inbox = Inbox::echoing();
+    let store = MemoryStore::new();
     let otp = OtpService::new(
-        MemoryStore::new(),
+        store.clone(),
         inbox.clone(),
         SystemClock,
         OsRandom,
@@ -96,10 +104,15 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
     )
     .with_verification_tokens(settings.verification_tokens);
     let jwt = JwtVerifier::new(&settings.jwt).await?;
-    let server = Arc::new(LocalServer::new(Api::new(jwt, otp), inbox));
+    let server = LocalServer::new(Api::new(jwt, otp), inbox, store)
+        .with_feed(feed)
+        .with_token_minting(settings.jwt);
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     let address = listener.local_addr()?;
     println!("otp-local listening on http://{address}");
+    println!("  version {}", otp_shared::VERSION);
+    println!("  Console:   http://{address}/");
+    println!("  Demo page: http://{address}{DEMO_PATH}");
     for endpoint in Endpoint::ALL {
         println!("  POST http://{address}{}", endpoint.path());
     }
@@ -108,6 +121,7 @@ async fn serve(port: u16, settings: Settings) -> Result<(), Box<dyn std::error::
     println!("  GET  http://{address}{JWKS_PATH}");
     println!("Mint a token with: cargo run -q -p otp-local -- token --sub alice");
     io::stdout().flush()?;
+    let server = Arc::new(server);
     tokio::select! {
         result = server.serve(listener) => result?,
         _ = tokio::signal::ctrl_c() => println!("otp-local stopped"),

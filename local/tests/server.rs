@@ -116,6 +116,32 @@ impl Server {
         Answer { status: parts.status.as_u16(), headers: parts.headers, body }
     }
 
+    /// A local action as a page would ask it: JSON, with `origin` (or none) in `Origin`.
+    async fn local_action(&self, path: &str, origin: Option<&str>, body: Value) -> Answer {
+        let mut request = hyper::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let request = request.body(Full::from(body.to_string())).unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    /// The page or asset at `path`: its status, headers and text.
+    async fn page(&self, path: &str) -> (u16, hyper::HeaderMap, String) {
+        let uri = format!("{}{path}", self.base).parse().unwrap();
+        let response = self.client.get(uri).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.status.as_u16(), parts.headers, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
     async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
         self.send("POST", path, Some(token), body.to_string()).await
     }
@@ -496,4 +522,68 @@ fn settings_only_the_functions_read_are_checked_here_too() {
     assert!(warm.contains("OTP_WARM_CLIENTS"), "{warm}");
     let reference = start("JWT_SECRET_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x");
     assert!(reference.contains("JWT_SECRET_SECRET_ARN") && reference.contains("set JWT_SECRET"));
+}
+
+#[tokio::test]
+async fn the_console_and_the_demo_page_are_served_under_a_strict_policy() {
+    let server = Server::start("pages", &[]);
+    for path in ["/", "/_local/demo", "/_local/assets/console.js", "/_local/assets/style.css"] {
+        let (status, headers, text) = server.page(path).await;
+        assert_eq!(status, 200, "{path}");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.starts_with("default-src 'none'; script-src 'self';"), "{path}: {policy}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(!text.is_empty());
+    }
+    let (status, _, _) = server.page("/_local/assets/nope.js").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_console_feed_shows_each_audit_event_with_its_figures() {
+    let server = Server::start("feed", &[]);
+    let token = server.token("alice");
+    assert_eq!(server.post(REGISTER, &token, phone()).await.status, 200);
+    let feed = server.send("GET", "/_local/events?after=0", None, String::new()).await;
+    let events = feed.body.as_array().unwrap();
+    let sent = events.iter().find(|event| event["fields"]["event"] == "otp.sent").expect("sent");
+    assert_eq!(sent["fields"]["endpoint"], REGISTER);
+    assert_eq!(sent["fields"]["segments"], 1);
+    assert!(!sent.to_string().contains("9876543219"), "the phone is masked: {sent}");
+    let last = events.last().unwrap()["seq"].as_u64().unwrap();
+    let after = format!("/_local/events?after={last}");
+    let later = server.send("GET", &after, None, String::new()).await;
+    assert_eq!(later.body, json!([]));
+}
+
+#[tokio::test]
+async fn reset_and_minting_answer_only_the_servers_own_pages() {
+    let server = Server::start("reset", &[]);
+    let own = server.base.clone();
+    for origin in [None, Some("http://attacker.example"), Some("null")] {
+        for path in ["/_local/reset", "/_local/token"] {
+            let refused = server.local_action(path, origin, json!({"sub": "mallory"})).await;
+            let code = refused.body["code"].as_str();
+            assert_eq!(
+                (refused.status, code),
+                (403, Some("CROSS_ORIGIN")),
+                "{path} from {origin:?}"
+            );
+        }
+    }
+    let minted = server.local_action("/_local/token", Some(&own), json!({"sub": "alice"})).await;
+    assert_eq!(minted.status, 200);
+    let token = minted.body["token"].as_str().unwrap().to_owned();
+    let sent = server.post(REGISTER, &token, phone()).await;
+    assert_eq!(sent.status, 200, "a minted token is accepted");
+    let code = sent.body["authCode"].as_str().unwrap().to_owned();
+    assert_eq!(server.inbox().await.len(), 1);
+    let reset = server.local_action("/_local/reset", Some(&own), json!({})).await;
+    assert_eq!(reset.status, 200);
+    assert!(server.inbox().await.is_empty(), "the inbox is cleared");
+    let body = json!({"phone_number": "9876543219", "countryCode": "+91", "authCode": code, "otp": "000000"});
+    let verify = server.post(VERIFY, &token, body).await;
+    assert_eq!(verify.body["code"], "OTP_NOT_FOUND", "the store is cleared: {}", verify.body);
+    let unnamed = server.local_action("/_local/token", Some(&own), json!({})).await;
+    assert_eq!((unnamed.status, unnamed.body["code"].as_str()), (400, Some("INVALID_REQUEST")));
 }

@@ -116,9 +116,19 @@ pub fn exit_at_start(error: &(dyn std::error::Error + 'static)) -> ! {
 
 /// Human-readable logs on stderr, filtered by `RUST_LOG`, `info` by default.
 pub fn init_local() {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
+    init_local_with(tracing_subscriber::layer::Identity::new());
+}
+
+/// [`init_local`], with `layer` seeing every span and event whatever `RUST_LOG` says
+/// (`otp-local`'s console feed).
+pub fn init_local_with<L>(layer: L)
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::registry()
+        .with(layer)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter))
         .init();
 }
 

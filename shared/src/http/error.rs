@@ -35,6 +35,10 @@ pub enum ApiError {
     /// rebinds its own name to 127.0.0.1 must not read the inbox.
     #[error("This server answers only for its own loopback address")]
     MisdirectedRequest,
+    /// A local-only action (reset, a development token) asked by a page of another origin,
+    /// or not as JSON (local server): another site must not reset or mint.
+    #[error("Local actions are taken only from this server's own pages")]
+    CrossOrigin,
     /// The OTP service refused or failed.
     #[error(transparent)]
     Otp(#[from] OtpError),
@@ -73,6 +77,7 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::MisdirectedRequest => (StatusCode::MISDIRECTED_REQUEST, "MISDIRECTED_REQUEST"),
+            Self::CrossOrigin => (StatusCode::FORBIDDEN, "CROSS_ORIGIN"),
             Self::Otp(error) => match error {
                 OtpError::RateLimited { .. } | OtpError::TooManyFailures { .. } => {
                     (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -20,6 +21,8 @@ pub struct SentSms {
     pub locale: String,
     /// The segments it would take.
     pub segments: usize,
+    /// When it was "sent", in milliseconds since the Unix epoch.
+    pub sent_at: u64,
 }
 
 /// Every message "sent", oldest first. Holds codes in clear: for local use and tests only.
@@ -45,6 +48,11 @@ impl Inbox {
     pub fn messages(&self) -> Vec<SentSms> {
         self.messages.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
+
+    /// Forgets every message.
+    pub fn clear(&self) {
+        self.messages.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
 }
 
 impl SmsSender for Inbox {
@@ -54,6 +62,9 @@ impl SmsSender for Inbox {
             body: sms.text.clone(),
             locale: sms.locale.clone(),
             segments: sms.segments,
+            sent_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
         };
         if self.echo {
             // A closed stdout must not fail the send: the inbox still has the message.

@@ -36,6 +36,11 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Forgets everything: challenges, counters, owners and the breaker's tallies and trips.
+    pub fn clear(&self) {
+        *self.state() = State::default();
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // No operation can leave the state half-changed, so a poisoned lock is still sound.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
