@@ -6,12 +6,12 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-browser test-load test-bench bench build emulator fuzz fault-matrix load
+.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-browser test-examples test-load test-bench bench build emulator fuzz fault-matrix load
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
 
-test: lint deny test-rust test-template test-contract test-scripts test-browser test-load test-bench
+test: lint deny test-rust test-template test-contract test-scripts test-browser test-examples test-load test-bench
 
 lint:
 	cargo fmt --all --check
@@ -53,6 +53,12 @@ $(CHROMEDRIVER):
 test-browser: $(TOOLS) $(CHROMEDRIVER)
 	cargo build -q -p otp-local
 	$(VENV)/bin/python scripts/test_browser.py --binary target/debug/otp-local --screenshots target/browser
+
+# The backend examples (examples/backend: PyJWT, jose, jsonwebtoken) against a live
+# otp-local: a good token accepted; expired, wrong aud, wrong typ, another key refused.
+test-examples: $(TOOLS)
+	cargo build -q -p otp-local -p otp-backend-example
+	$(VENV)/bin/python scripts/test_backend_examples.py --otp-local target/debug/otp-local --rust-example target/debug/check-token
 
 # A small load run of the real function binaries (debug build), so `make load` cannot rot.
 test-load: $(TOOLS)

@@ -1,0 +1,121 @@
+"""Runs the backend examples of examples/backend/ (Python PyJWT, Node jose, Rust
+jsonwebtoken) against a live otp-local, as an app's backend would meet its tokens.
+
+`test_backend_examples.py --otp-local PATH --rust-example PATH`. Each example must accept a
+verification token otp-local signed after a real register and verify, and refuse: one that
+has expired, one for another audience, one with another `typ`, and one signed by another
+key under the same `kid`. The bad tokens are signed here with PyJWT, with otp-local's own
+key where the key is not the point. Node's dependencies are installed with `npm ci` from
+examples/backend/node/package-lock.json when missing.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+EXAMPLES = os.path.join(ROOT, "examples", "backend")
+ISSUER, AUDIENCE = "otp-local", "backend"
+PHONE = {"phone_number": "9876543219", "countryCode": "+91"}
+
+
+def call(base, path, body=None, token=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method="GET" if body is None else "POST")
+    request.add_header("content-type", "application/json")
+    request.add_header("origin", base)
+    if token:
+        request.add_header("user-jwt-token", token)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def good_token(base):
+    session = call(base, "/_local/token", {"sub": "alice"})["token"]
+    registered = call(base, "/fe/users/auth/otp/register", PHONE, session)
+    sms = call(base, "/_local/sms")[-1]["body"]
+    code = re.search(r"\b\d{6}\b", sms).group(0)
+    verified = call(base, "/fe/users/auth/otp/verify",
+                    {**PHONE, "authCode": registered["authCode"], "otp": code}, session)
+    return verified["verificationToken"]
+
+
+def bad_tokens(good, key_pem):
+    """Tokens a backend must refuse, each wrong in one way only."""
+    header = jwt.get_unverified_header(good)
+    claims = jwt.decode(good, options={"verify_signature": False})
+    now = int(time.time())
+
+    def signed(changes=None, typ=header["typ"], key=key_pem):
+        return jwt.encode({**claims, **(changes or {})}, key, algorithm=header["alg"],
+                          headers={"kid": header["kid"], "typ": typ})
+
+    return {
+        "expired": signed({"iat": now - 900, "exp": now - 600}),
+        "another audience": signed({"aud": "someone-else"}),
+        "another typ": signed(typ="JWT"),
+        "another key": signed(key=Ed25519PrivateKey.generate()),
+    }
+
+
+def examples(jwks_url, jwks_file, rust_binary):
+    node = os.path.join(EXAMPLES, "node")
+    if not os.path.isdir(os.path.join(node, "node_modules", "jose")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=node, check=True)
+    return {
+        "Python (PyJWT)": [sys.executable, os.path.join(EXAMPLES, "python", "check_token.py"), jwks_url],
+        "Node (jose)": ["node", os.path.join(node, "check-token.mjs"), jwks_url],
+        "Rust (jsonwebtoken)": [rust_binary, jwks_file],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--otp-local", required=True)
+    parser.add_argument("--rust-example", required=True)
+    args = parser.parse_args()
+    failures = []
+    with tempfile.TemporaryDirectory() as state:
+        env = {**os.environ, "OTP_LOCAL_STATE_DIR": state, "VERIFICATION_TOKEN_AUDIENCE": AUDIENCE}
+        env.pop("JWT_SECRET", None)
+        server = subprocess.Popen([args.otp_local, "--port", "0"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        try:
+            base = server.stdout.readline().strip().removeprefix("otp-local listening on ")
+            subprocess.Popen(["cat"], stdin=server.stdout, stdout=subprocess.DEVNULL)
+            good = good_token(base)
+            with open(os.path.join(state, "verification-key.pem"), "rb") as key:
+                tokens = {"good": good, **bad_tokens(good, key.read())}
+            jwks_file = os.path.join(state, "jwks.json")
+            with open(jwks_file, "w") as out:
+                json.dump(call(base, "/_local/jwks.json"), out)
+            for name, command in examples(base + "/_local/jwks.json", jwks_file, args.rust_example).items():
+                for case, token in tokens.items():
+                    run = subprocess.run([*command, ISSUER, AUDIENCE, token], capture_output=True, text=True,
+                                         timeout=60)
+                    accepted = run.returncode == 0 and "+919876543219 verified for alice" in run.stdout
+                    if accepted != (case == "good"):
+                        failures.append(f"{name}: the {case} token was {'accepted' if accepted else 'refused'}: "
+                                        f"{run.stdout.strip()} {run.stderr.strip()}")
+                    else:
+                        print(f"{name}: {case}: {'accepted' if accepted else run.stderr.strip()}")
+        finally:
+            server.terminate()
+            server.wait()
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+        sys.exit(1)
+    print("every backend example accepts a good token and refuses the four bad ones")
+
+
+if __name__ == "__main__":
+    main()
