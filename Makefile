@@ -6,12 +6,12 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-browser test-examples test-load test-bench bench build emulator fuzz fault-matrix load
+.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-docs test-browser test-examples test-load test-bench bench build emulator fuzz fault-matrix load
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
 
-test: lint deny test-rust test-template test-contract test-scripts test-browser test-examples test-load test-bench
+test: lint deny test-rust test-template test-contract test-scripts test-docs test-browser test-examples test-load test-bench
 
 lint:
 	cargo fmt --all --check
@@ -34,12 +34,20 @@ test-contract: $(TOOLS)
 	scripts/contract.sh
 
 # The test tools' own tests: the fault proxy against botocore, the Lambda Runtime API
-# emulator against a stand-in function; and every relative link and #anchor of README.md
-# and docs/ (the checker tests its own anchor rules first).
+# emulator against a stand-in function.
 test-scripts: $(TOOLS)
 	$(VENV)/bin/python scripts/test_fault_proxy.py
 	$(VENV)/bin/python scripts/test_lambda_runtime.py
+
+# The docs held to the code: every relative link and #anchor of README.md and docs/, the
+# structure of every Mermaid block (each checker tests its own rules first), and the
+# README's quickstart run as pasted against a fresh otp-local. The tables that tests compare
+# with the code (configuration, fault matrix) are checked by test-rust.
+test-docs: $(TOOLS)
 	$(VENV)/bin/python scripts/check_links.py --self-test
+	$(VENV)/bin/python scripts/check_mermaid.py --self-test
+	cargo build -q -p otp-local
+	$(VENV)/bin/python scripts/test_quickstart.py --binary target/debug/otp-local
 
 # Debian's Chromium and its WebDriver (chromium-driver depends on chromium), when missing.
 CHROMEDRIVER := /usr/bin/chromedriver
@@ -106,9 +114,13 @@ test-bench: $(TOOLS)
 	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/bench.py --target-dir target/debug \
 	  --moto "$$MOTO_ENDPOINT" --cold 1 --warm 10 --tls'
 
+# The template's lint, then what `sam local invoke` gives each function (SAM CLI's own
+# environment code, each binary under the Runtime API emulator with each file of events/).
 test-template: $(TOOLS)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint
+	cargo build -q -p otp-register -p otp-verify -p otp-resend
+	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/test_sam_local.py --target-dir target/debug --moto "$$MOTO_ENDPOINT"'
 
 # The deployable artefacts: one arm64 `bootstrap` per function under .aws-sam/build.
 # AWS_LC_SYS_NO_JITTER_ENTROPY: as in .cargo/config.toml, named again in case SAM builds
@@ -135,6 +147,6 @@ $(TOOLS): requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Rewrites the README's fault matrix from what the fault test observes.
+# Rewrites the fault matrix of docs/operating.md from what the fault test observes.
 fault-matrix: $(TOOLS)
 	FAULT_MATRIX_WRITE=1 scripts/with-moto.sh cargo test -p otp-shared --all-features --test integration fault_matrix::

@@ -17,8 +17,18 @@ use crate::sms::senders::{Sender, Senders};
 use crate::verification_token::VerificationTokens;
 
 /// The repository's examples: a secret that appears in them is public, and refused.
-const EXAMPLES: [&str; 3] = [
+const EXAMPLES: [&str; 13] = [
     include_str!("../../README.md"),
+    include_str!("../../docs/api.md"),
+    include_str!("../../docs/architecture.md"),
+    include_str!("../../docs/configuration.md"),
+    include_str!("../../docs/deploying.md"),
+    include_str!("../../docs/operating.md"),
+    include_str!("../../docs/performance.md"),
+    include_str!("../../docs/pumping.md"),
+    include_str!("../../docs/security.md"),
+    include_str!("../../docs/sms-delivery.md"),
+    include_str!("../../docs/testing.md"),
     include_str!("../../events/env.json"),
     include_str!("../../events/local.env"),
 ];
@@ -27,9 +37,9 @@ const EXAMPLES: [&str; 3] = [
 /// `cargo lambda watch` with the files in `events/`. Never set it in a deployment.
 pub const ALLOW_EXAMPLE_SECRETS: &str = "ALLOW_EXAMPLE_SECRETS";
 
-/// The default of every variable that has one, as text: what `template.yaml` and the
-/// README's configuration table must say (a test compares them), and what reading the
-/// variable unset gives (a unit test below checks that).
+/// The default of every variable that has one, as text: what `template.yaml` and the table
+/// of docs/configuration.md must say (a test compares them), and what reading the variable
+/// unset gives (a unit test below checks that).
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("JWT_SUBJECT_CLAIM", "sub"),
     ("JWT_JWKS_MAX_AGE_SECONDS", "3600"),
@@ -109,8 +119,8 @@ impl Settings {
                 && !allow_examples
                 && is_example(&value)
             {
-                let reason = "is the example value from this repository's README or events/; \
-                              generate your own (see the README's Deploying)";
+                let reason = "is an example value from this repository's README, docs/ or \
+                              events/; generate your own (see docs/deploying.md, Secrets)";
                 return Err(ConfigError::invalid(name, reason));
             }
         }

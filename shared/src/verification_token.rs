@@ -29,7 +29,7 @@ pub struct VerificationTokens {
     ttl_seconds: u64,
 }
 
-/// What a token says; see the README's "Verification tokens".
+/// What a token says; see docs/api.md, "Verification tokens".
 #[derive(Debug, Serialize)]
 struct Claims<'a> {
     iss: &'a str,

@@ -1,5 +1,5 @@
-//! The README's configuration table, the code's defaults (`config::DEFAULTS`) and the
-//! parameter defaults of `template.yaml` say the same thing.
+//! The configuration table of docs/configuration.md, the code's defaults (`config::DEFAULTS`)
+//! and the parameter defaults of `template.yaml` say the same thing.
 //!
 //! A table row is `| VARIABLE | DEFAULT | PARAMETER | meaning |`: DEFAULT is `` `text` `` or
 //! words (unset, required, ...); PARAMETER is `` `Name` ``, `` `Name` (`text`) `` when the
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use otp_shared::config::DEFAULTS;
 use serde_yaml_ng::Value;
 
-const README: &str = include_str!("../../../README.md");
+const CONFIGURATION: &str = include_str!("../../../docs/configuration.md");
 const TEMPLATE: &str = include_str!("../../../template.yaml");
 
 /// One row of the configuration table.
@@ -28,8 +28,11 @@ fn code_text(cell: &str) -> Option<String> {
     rest.split_once('`').map(|(text, _)| text.to_owned())
 }
 
-fn readme_table() -> BTreeMap<String, Row> {
-    let section = README.split("## Configuration").nth(1).expect("a Configuration section");
+fn documented_table() -> BTreeMap<String, Row> {
+    let section = CONFIGURATION
+        .split("\n## Every setting\n")
+        .nth(1)
+        .expect("docs/configuration.md has an \"Every setting\" section");
     section
         .lines()
         .skip_while(|line| !line.starts_with("| variable"))
@@ -101,18 +104,24 @@ fn template() -> Template {
 }
 
 #[test]
-fn every_code_default_is_the_readme_default() {
-    let table = readme_table();
+fn every_code_default_is_the_documented_default() {
+    let table = documented_table();
     for (variable, default) in DEFAULTS {
-        let row = table.get(*variable).unwrap_or_else(|| panic!("{variable} is in the README"));
-        assert_eq!(row.default.as_deref(), Some(*default), "README default of {variable}");
+        let row = table
+            .get(*variable)
+            .unwrap_or_else(|| panic!("{variable} is in docs/configuration.md"));
+        assert_eq!(
+            row.default.as_deref(),
+            Some(*default),
+            "docs/configuration.md default of {variable}"
+        );
     }
 }
 
 #[test]
-fn every_readme_parameter_sets_its_variable_with_the_same_default() {
+fn every_documented_parameter_sets_its_variable_with_the_same_default() {
     let template = template();
-    for (variable, row) in readme_table() {
+    for (variable, row) in documented_table() {
         let Some((parameter, differs)) = &row.parameter else { continue };
         assert_eq!(
             template.variables.get(&variable),
@@ -126,17 +135,89 @@ fn every_readme_parameter_sets_its_variable_with_the_same_default() {
 }
 
 #[test]
-fn every_variable_the_template_sets_from_a_parameter_is_in_the_readme() {
-    let table = readme_table();
+fn every_variable_the_template_sets_from_a_parameter_is_documented() {
+    let table = documented_table();
     for (variable, parameter) in template().variables {
         if !template().defaults.contains_key(&parameter) {
             continue; // a resource, such as the table's name
         }
-        let row = table.get(&variable).unwrap_or_else(|| panic!("{variable} is in the README"));
+        let row = table
+            .get(&variable)
+            .unwrap_or_else(|| panic!("{variable} is in docs/configuration.md"));
         assert_eq!(
             row.parameter.as_ref().map(|(name, _)| name),
             Some(&parameter),
-            "README names {parameter} for {variable}"
+            "docs/configuration.md names {parameter} for {variable}"
+        );
+    }
+}
+
+/// The prefixes of the variables this project reads.
+const VARIABLE_PREFIXES: [&str; 11] = [
+    "OTP_",
+    "JWT_",
+    "SMS_",
+    "VERIFICATION_TOKEN_",
+    "AWS_",
+    "TABLE_",
+    "METRICS_",
+    "SECRETS_",
+    "ALLOW_",
+    "RUST_",
+    "PORT",
+];
+
+/// Documented variables this project's code does not read by name: the SDK's endpoints
+/// (read by aws-config), and `SECRETS_VERSION`, which is there to be changed, so that Lambda
+/// starts new instances that read the secrets again.
+const NOT_READ_BY_NAME: [&str; 4] =
+    ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SNS", "SECRETS_VERSION"];
+
+/// Every `"NAME"` literal of the Rust sources under `dirs` that looks like one of this
+/// project's variables; the error codes (`OTP_NOT_FOUND`, ...) are left out.
+fn variables_in_code(dirs: &[&str]) -> std::collections::BTreeSet<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let error_codes = std::fs::read_to_string(root.join("shared/src/http/error.rs")).unwrap();
+    let mut files: Vec<_> = dirs.iter().map(|dir| root.join(dir)).collect();
+    let mut names = std::collections::BTreeSet::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|extension| extension != "rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        for literal in source.split('"').skip(1).step_by(2) {
+            let shaped = literal.len() >= 4
+                && literal
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                && VARIABLE_PREFIXES.iter().any(|prefix| literal.starts_with(prefix));
+            if shaped && !error_codes.contains(&format!("\"{literal}\"")) {
+                names.insert(literal.to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn every_variable_the_code_reads_is_documented_and_every_documented_one_is_read() {
+    let documented = documented_table();
+    let read = variables_in_code(&["shared/src", "local/src", "functions"]);
+    for name in &read {
+        assert!(documented.contains_key(name), "{name} is read but not in docs/configuration.md");
+    }
+    for name in documented.keys() {
+        // A secret's reference variables are made from its name (`<NAME>_SECRET_ARN`).
+        let referenced = ["_SECRET_ARN", "_PARAMETER"]
+            .iter()
+            .any(|suffix| name.strip_suffix(suffix).is_some_and(|secret| read.contains(secret)));
+        assert!(
+            read.contains(name) || referenced || NOT_READ_BY_NAME.contains(&name.as_str()),
+            "{name} is in docs/configuration.md but nothing reads it"
         );
     }
 }

@@ -4,8 +4,9 @@
 //! is left behind is consistent, and afterwards the same user registers, verifies and
 //! resends as if nothing had happened, on the same API.
 //!
-//! The matrix it observes is the README's ("Operating it"); the test fails when the two
-//! differ. `FAULT_MATRIX_WRITE=1` writes the observed one into the README instead.
+//! The matrix it observes is docs/operating.md's ("When DynamoDB or SNS fail"); the test
+//! fails when the two differ. `FAULT_MATRIX_WRITE=1` writes the observed one into
+//! docs/operating.md instead.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use otp_testkit::moto::{FaultProxy, fresh_table};
 use otp_testkit::{Answer, call, code_in};
 use serde_json::json;
 
-const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+const DOCUMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/operating.md");
 const START: &str = "<!-- fault-matrix:start -->";
 const END: &str = "<!-- fault-matrix:end -->";
 
@@ -303,17 +304,18 @@ async fn every_fault_of_every_call_gets_a_503_leaves_nothing_inconsistent_and_cl
         "| endpoint | failing call | fault | answer | afterwards |\n| --- | --- | --- | --- | --- |\n{}\n",
         rows.join("\n")
     );
-    let readme = std::fs::read_to_string(README).unwrap();
-    let (before, rest) = readme.split_once(START).expect("the README has the fault matrix markers");
+    let document = std::fs::read_to_string(DOCUMENT).unwrap();
+    let (before, rest) =
+        document.split_once(START).expect("docs/operating.md has the fault matrix markers");
     let (documented, after) = rest.split_once(END).expect("the fault matrix end marker");
     let documented = documented.trim_start_matches('\n');
     if std::env::var_os("FAULT_MATRIX_WRITE").is_some() {
-        std::fs::write(README, format!("{before}{START}\n{table}{END}{after}")).unwrap();
+        std::fs::write(DOCUMENT, format!("{before}{START}\n{table}{END}{after}")).unwrap();
     } else {
         assert_eq!(
             documented, table,
-            "the README's fault matrix is not what the test observes; run `make fault-matrix` to \
-             write the observed one, and check it"
+            "docs/operating.md's fault matrix is not what the test observes; run \
+             `make fault-matrix` to write the observed one, and check it"
         );
     }
 }

@@ -70,8 +70,8 @@ const DIMENSION_RESOURCES: [(&str, &str); 3] = [
     ("TableName", "AWS::DynamoDB::Table"),
 ];
 
-/// The DynamoDB operations the functions call (README, Requests per call, asserted by
-/// `moto::end_to_end`; an `UpdateItem` also records a breaker trip).
+/// The DynamoDB operations the functions call (docs/architecture.md, Requests per call,
+/// asserted by `moto::end_to_end`; an `UpdateItem` also records a breaker trip).
 const TABLE_OPERATIONS: [&str; 4] = ["GetItem", "BatchGetItem", "TransactWriteItems", "UpdateItem"];
 
 fn text(value: &Value) -> String {
