@@ -39,22 +39,33 @@ test-scripts: $(TOOLS)
 	$(VENV)/bin/python scripts/test_fault_proxy.py
 	$(VENV)/bin/python scripts/test_lambda_runtime.py
 
-# The docs held to the code: every relative link and #anchor of README.md and docs/, the
-# structure of every Mermaid block (each checker tests its own rules first), and the
-# README's quickstart run as pasted against a fresh otp-local. The tables that tests compare
-# with the code (configuration, fault matrix) are checked by test-rust.
-test-docs: $(TOOLS)
-	$(VENV)/bin/python scripts/check_links.py --self-test
-	$(VENV)/bin/python scripts/check_mermaid.py --self-test
-	cargo build -q -p otp-local
-	$(VENV)/bin/python scripts/test_quickstart.py --binary target/debug/otp-local
-
 # Debian's Chromium and its WebDriver (chromium-driver depends on chromium), when missing.
 CHROMEDRIVER := /usr/bin/chromedriver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(CHROMEDRIVER):
 	$(SUDO) apt-get install -y -qq --no-install-recommends chromium-driver || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium-driver; }
+
+# The Mermaid CLI (pinned in scripts/mermaid/package-lock.json), drawing in Debian's
+# Chromium rather than the browser puppeteer would download; and npm, from Debian, if absent.
+NPM := /usr/bin/npm
+MMDC := scripts/mermaid/node_modules/.bin/mmdc
+$(NPM):
+	$(SUDO) apt-get install -y -qq --no-install-recommends npm || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
+$(MMDC): scripts/mermaid/package-lock.json | $(NPM)
+	cd scripts/mermaid && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
+	touch $@
+
+# The docs held to the code: every relative link and #anchor of README.md and docs/, every
+# Mermaid block (its structure, then drawn by the Mermaid CLI; each checker tests its own
+# rules first), and the README's quickstart run as pasted against a fresh otp-local. The
+# tables that tests compare with the code (configuration, fault matrix) are in test-rust.
+test-docs: $(TOOLS) $(CHROMEDRIVER) $(MMDC)
+	$(VENV)/bin/python scripts/check_links.py --self-test
+	$(VENV)/bin/python scripts/check_mermaid.py --self-test --mmdc $(MMDC)
+	cargo build -q -p otp-local
+	$(VENV)/bin/python scripts/test_quickstart.py --binary target/debug/otp-local
 
 # The console and the demo page of otp-local in headless Chromium, through WebDriver
 # (scripts/test_browser.py says what it checks); screenshots land in target/browser.
@@ -63,8 +74,8 @@ test-browser: $(TOOLS) $(CHROMEDRIVER)
 	$(VENV)/bin/python scripts/test_browser.py --binary target/debug/otp-local --screenshots target/browser
 
 # The backend examples (examples/backend: PyJWT, jose, jsonwebtoken) against a live
-# otp-local: a good token accepted; expired, wrong aud, wrong typ, another key refused.
-test-examples: $(TOOLS)
+# otp-local: a good token accepted, nine bad ones refused (scripts/test_backend_examples.py).
+test-examples: $(TOOLS) | $(NPM)
 	cargo build -q -p otp-local -p otp-backend-example
 	$(VENV)/bin/python scripts/test_backend_examples.py --otp-local target/debug/otp-local --rust-example target/debug/check-token
 

@@ -6,10 +6,14 @@ sequenceDiagram participants, `->>`/`-->>` messages, notes, blocks; stateDiagram
 transitions, states, notes). Not a Mermaid parser: it catches the slips that stop a render.
 
 Run from the repository root; exits 1 with file:line per problem. `--self-test` first checks
-that the good blocks below pass and the bad ones are reported."""
+that the good blocks below pass and the bad ones are reported. `--mmdc PATH` then parses and
+renders every block with the Mermaid CLI (in Debian's Chromium, as `scripts/mermaid/
+puppeteer.json` says), and fails on any block it cannot draw; `make test-docs` installs it."""
 
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ID = r"[A-Za-z0-9_]+"
@@ -136,14 +140,47 @@ def self_test():
         assert check_block(block.split("\n")), f"not reported: {block!r}"
 
 
+def rendered(mmdc, root, lines):
+    """None when the Mermaid CLI draws `lines`, else what it said."""
+    with tempfile.TemporaryDirectory() as work:
+        source, target = Path(work) / "block.mmd", Path(work) / "block.svg"
+        source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        config = root / "scripts" / "mermaid" / "puppeteer.json"
+        run = subprocess.run([mmdc, "--quiet", "-p", str(config), "-i", str(source), "-o", str(target)],
+                             capture_output=True, text=True, timeout=120)
+        if run.returncode == 0 and target.exists() and target.stat().st_size > 0:
+            return None
+        return (run.stderr or run.stdout).strip().splitlines()[0] if (run.stderr or run.stdout) else "no output"
+
+
+def render_all(mmdc, root):
+    problems, count = [], 0
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for start, lines in blocks_of(path.read_text(encoding="utf-8")):
+            count += 1
+            said = rendered(mmdc, root, lines)
+            if said:
+                problems.append(f"{path.relative_to(root)}:{start}: the Mermaid CLI cannot draw it: {said}")
+    return problems, count
+
+
 def main():
+    root = Path.cwd()
     if "--self-test" in sys.argv:
         self_test()
         print(f"self-test: {len(GOOD)} good blocks pass, {len(BAD)} bad ones are reported")
-    problems = problems_in(Path.cwd())
+    problems = problems_in(root)
     if problems:
         sys.exit("\n".join(problems))
     print("every mermaid block in README.md and docs/ has a known structure")
+    if "--mmdc" in sys.argv:
+        mmdc = sys.argv[sys.argv.index("--mmdc") + 1]
+        if rendered(mmdc, root, BAD[3].split("\n")) is None:
+            sys.exit("the Mermaid CLI drew a block it should refuse: it is not checking")
+        problems, count = render_all(mmdc, root)
+        if problems:
+            sys.exit("\n".join(problems))
+        print(f"the Mermaid CLI draws all {count} blocks (and refuses a broken one)")
 
 
 if __name__ == "__main__":

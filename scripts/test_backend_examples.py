@@ -3,13 +3,18 @@ jsonwebtoken) against a live otp-local, as an app's backend would meet its token
 
 `test_backend_examples.py --otp-local PATH --rust-example PATH`. Each example must accept a
 verification token otp-local signed after a real register and verify, and refuse: one that
-has expired, one for another audience, one with another `typ`, and one signed by another
-key under the same `kid`. The bad tokens are signed here with PyJWT, with otp-local's own
+has expired, one for another audience or from another issuer, one with another `typ`, one
+signed by another key under the same `kid`, one with no `kid` or an unknown one, one with
+`alg: none`, and one signed HS256 with the public key as the secret. The bad tokens are
+signed here (with PyJWT, and by hand for the two it refuses to make), with otp-local's own
 key where the key is not the point. Node's dependencies are installed with `npm ci` from
 examples/backend/node/package-lock.json when missing.
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -49,21 +54,38 @@ def good_token(base):
     return verified["verificationToken"]
 
 
-def bad_tokens(good, key_pem):
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hand_made(header, claims, sign):
+    """A compact JWS built by hand, for what PyJWT refuses to sign (alg none, HMAC with a public key)."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    return f"{signing_input}.{b64(sign(signing_input.encode()))}"
+
+
+def bad_tokens(good, key_pem, jwks):
     """Tokens a backend must refuse, each wrong in one way only."""
     header = jwt.get_unverified_header(good)
     claims = jwt.decode(good, options={"verify_signature": False})
     now = int(time.time())
 
-    def signed(changes=None, typ=header["typ"], key=key_pem):
-        return jwt.encode({**claims, **(changes or {})}, key, algorithm=header["alg"],
-                          headers={"kid": header["kid"], "typ": typ})
+    def signed(changes=None, typ=header["typ"], key=key_pem, kid=header["kid"]):
+        headers = {"typ": typ} if kid is None else {"kid": kid, "typ": typ}
+        return jwt.encode({**claims, **(changes or {})}, key, algorithm=header["alg"], headers=headers)
 
+    public = json.dumps(jwks["keys"][0]).encode()
     return {
         "expired": signed({"iat": now - 900, "exp": now - 600}),
         "another audience": signed({"aud": "someone-else"}),
+        "another issuer": signed({"iss": "someone-else"}),
         "another typ": signed(typ="JWT"),
         "another key": signed(key=Ed25519PrivateKey.generate()),
+        "no kid": signed(kid=None),
+        "an unknown kid": signed(kid="not-a-key-of-the-jwks"),
+        "alg none": hand_made({**header, "alg": "none"}, claims, lambda _: b""),
+        "HS256 keyed with the public key": hand_made(
+            {**header, "alg": "HS256"}, claims, lambda data: hmac.new(public, data, hashlib.sha256).digest()),
     }
 
 
@@ -93,11 +115,12 @@ def main():
             base = server.stdout.readline().strip().removeprefix("otp-local listening on ")
             subprocess.Popen(["cat"], stdin=server.stdout, stdout=subprocess.DEVNULL)
             good = good_token(base)
+            jwks = call(base, "/_local/jwks.json")
             with open(os.path.join(state, "verification-key.pem"), "rb") as key:
-                tokens = {"good": good, **bad_tokens(good, key.read())}
+                tokens = {"good": good, **bad_tokens(good, key.read(), jwks)}
             jwks_file = os.path.join(state, "jwks.json")
             with open(jwks_file, "w") as out:
-                json.dump(call(base, "/_local/jwks.json"), out)
+                json.dump(jwks, out)
             for name, command in examples(base + "/_local/jwks.json", jwks_file, args.rust_example).items():
                 for case, token in tokens.items():
                     run = subprocess.run([*command, ISSUER, AUDIENCE, token], capture_output=True, text=True,
@@ -114,7 +137,7 @@ def main():
     if failures:
         print("\n".join(failures), file=sys.stderr)
         sys.exit(1)
-    print("every backend example accepts a good token and refuses the four bad ones")
+    print(f"every backend example accepts a good token and refuses the {len(tokens) - 1} bad ones")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ const otp = (() => {
   /** A development JWT for `subject`, minted by otp-local (an app has its own session's). */
   async function mintToken(subject) {
     const answer = await post('/_local/token', { sub: subject });
+    if (answer.status === 404) {
+      throw new Error('this otp-local mints no tokens: it was started with a JWT secret or key of '
+        + 'your own, so the pages do not sign with it; restart it without JWT_SECRET, '
+        + 'JWT_PUBLIC_KEY and JWT_JWKS_URL');
+    }
     if (!answer.ok) throw new Error(inWords(answer.body));
     return answer.body.token;
   }

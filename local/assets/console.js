@@ -6,15 +6,19 @@
   const { element, duration, plural } = otp;
   const $ = (id) => document.getElementById(id);
   let lastEvent = 0;
-  let shownSms = -1;
+  let shownSms = '';
+  // As many events as the server keeps (FEED_CAPACITY).
+  const KEPT_EVENTS = 500;
 
   function time(ms) {
     return new Date(ms).toLocaleTimeString([], { hour12: false });
   }
 
   function renderInbox(messages) {
-    if (messages.length === shownSms) return;
-    shownSms = messages.length;
+    const last = messages[messages.length - 1];
+    const shown = `${messages.length}:${last ? last.sent_at : ''}`;
+    if (shown === shownSms) return;
+    shownSms = shown;
     $('inbox-count').textContent = messages.length ? `(${messages.length})` : '';
     $('inbox-empty').hidden = messages.length > 0;
     const items = messages.slice().reverse().map((sms) => element('li', { class: 'sms' },
@@ -71,6 +75,8 @@
         lastEvent = events[events.length - 1].seq;
         $('events-empty').hidden = true;
         $('events').prepend(...events.reverse().map(renderEvent));
+        const list = $('events');
+        while (list.children.length > KEPT_EVENTS) list.lastElementChild.remove();
       }
       $('status').textContent = '';
     } catch (error) {
@@ -86,7 +92,7 @@
       return;
     }
     $('events').replaceChildren();
-    shownSms = -1;
+    shownSms = '';
     $('status').textContent = 'Reset done.';
   }
 

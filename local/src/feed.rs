@@ -23,7 +23,9 @@ pub const FEED_CAPACITY: usize = 500;
 /// One audit event as the console shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeedEvent {
-    /// Its place in the feed, from 1; never reused, not even after a reset.
+    /// Its place in the feed: increasing, never reused, not even after a reset, and above
+    /// any a previous process gave (the first is the feed's creation time in milliseconds),
+    /// so a page left open across a restart reads on.
     pub seq: u64,
     /// When it happened, in milliseconds since the Unix epoch.
     pub at: u64,
@@ -32,12 +34,23 @@ pub struct FeedEvent {
 }
 
 /// The audit events so far. Clones share them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuditFeed {
     inner: Arc<Mutex<Buffer>>,
 }
 
-#[derive(Debug, Default)]
+impl Default for AuditFeed {
+    fn default() -> Self {
+        let buffer = Buffer { events: VecDeque::new(), last_seq: now_ms() };
+        Self { inner: Arc::new(Mutex::new(buffer)) }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+#[derive(Debug)]
 struct Buffer {
     events: VecDeque<FeedEvent>,
     last_seq: u64,
@@ -61,7 +74,7 @@ impl AuditFeed {
 
     /// Adds an event with `fields`.
     pub fn push(&self, fields: Map<String, Value>) {
-        let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let at = now_ms();
         let mut buffer = self.buffer();
         buffer.last_seq += 1;
         let seq = buffer.last_seq;
@@ -175,25 +188,30 @@ mod tests {
 
     #[test]
     fn the_feed_is_read_after_a_sequence_number_and_keeps_counting_after_a_clear() {
+        let earlier = AuditFeed::new();
+        earlier.push(Map::new());
         let feed = AuditFeed::new();
         for n in 0..3 {
             feed.push(Map::from_iter([("n".to_owned(), Value::from(n))]));
         }
-        assert_eq!(feed.since(1).iter().map(|event| event.seq).collect::<Vec<_>>(), [2, 3]);
+        let first = feed.since(0)[0].seq;
+        assert!(first >= earlier.since(0)[0].seq, "a later feed numbers on");
+        let after_first: Vec<_> = feed.since(first).iter().map(|event| event.seq).collect();
+        assert_eq!(after_first, [first + 1, first + 2]);
         feed.clear();
         assert!(feed.since(0).is_empty());
         feed.push(Map::new());
-        assert_eq!(feed.since(0)[0].seq, 4);
+        assert_eq!(feed.since(0)[0].seq, first + 3);
     }
 
     #[test]
     fn the_feed_drops_the_oldest_events_beyond_its_capacity() {
         let feed = AuditFeed::new();
-        for _ in 0..FEED_CAPACITY + 2 {
-            feed.push(Map::new());
+        for n in 0..FEED_CAPACITY + 2 {
+            feed.push(Map::from_iter([("n".to_owned(), Value::from(n))]));
         }
         let events = feed.since(0);
         assert_eq!(events.len(), FEED_CAPACITY);
-        assert_eq!(events[0].seq, 3);
+        assert_eq!(events[0].fields["n"], 2, "the two oldest are gone");
     }
 }

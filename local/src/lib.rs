@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::http::{HeaderMap, HeaderValue, Method, header};
 use lambda_http::request::RequestContext;
@@ -50,6 +50,9 @@ pub const RESET_PATH: &str = "/_local/reset";
 
 /// The path that mints a development JWT for a subject (`{"sub": "alice"}`).
 pub const TOKEN_PATH: &str = "/_local/token";
+
+/// How long a connection may take to send a request's header.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How long a token minted at [`TOKEN_PATH`] lives.
 pub const MINTED_TOKEN_SECONDS: u64 = 3600;
@@ -97,9 +100,10 @@ impl LocalServer {
             tokio::spawn(async move {
                 let service =
                     service_fn(move |request| server.clone().respond(request, peer, hosts.clone()));
-                if let Err(error) =
-                    http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
-                {
+                // A client that sends no complete header within the limit is dropped.
+                let mut builder = http1::Builder::new();
+                builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+                if let Err(error) = builder.serve_connection(TokioIo::new(stream), service).await {
                     tracing::debug!(%error, "connection closed with an error");
                 }
             });

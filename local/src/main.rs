@@ -22,10 +22,14 @@ use otp_shared::otp::ports::{Clock, RandomSource};
 use otp_shared::sms::Inbox;
 use otp_shared::store::MemoryStore;
 use otp_shared::system::{OsRandom, SystemClock};
+use otp_shared::telemetry::AUDIT;
 use otp_shared::verification_token::ed25519_pkcs8;
 use rand::RngCore;
 use rand::rngs::OsRng;
 use tokio::net::TcpListener;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
 
 /// The OTP API on localhost: in-memory store, SMS printed and kept in an inbox.
 #[derive(Parser)]
@@ -67,7 +71,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let lookup = local_environment(&cli.state_dir)?;
+    let (lookup, generated_secret) = local_environment(&cli.state_dir)?;
     match cli.command {
         Some(Command::Token { sub, ttl_seconds }) => {
             let settings = JwtSettings::from_lookup(&lookup)?;
@@ -79,18 +83,24 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => {
             // Before the settings, so that what they warn about is shown.
             let feed = AuditFeed::new();
-            otp_shared::telemetry::init_local_with(feed.layer());
+            let audit_only = Targets::new().with_target(AUDIT, LevelFilter::TRACE);
+            otp_shared::telemetry::init_local_with(feed.layer().with_filter(audit_only));
             let settings = Settings::from_lookup(&lookup)?;
             otp_shared::config::check_without_aws(&lookup)?;
-            serve(cli.port, settings, feed).await
+            serve(cli.port, settings, feed, generated_secret).await
         }
     }
 }
 
+/// Serves the API, the console and the demo page on `port`. The pages mint development
+/// tokens only with a JWT secret otp-local generated itself (`generated_secret`): one given in
+/// the environment may be shared with other services, and a local process that can reach
+/// the port must not get tokens signed with it.
 async fn serve(
     port: u16,
     settings: Settings,
     feed: AuditFeed,
+    generated_secret: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let inbox = Inbox::echoing();
     let store = MemoryStore::new();
@@ -104,9 +114,10 @@ async fn serve(
     )
     .with_verification_tokens(settings.verification_tokens);
     let jwt = JwtVerifier::new(&settings.jwt).await?;
-    let server = LocalServer::new(Api::new(jwt, otp), inbox, store)
-        .with_feed(feed)
-        .with_token_minting(settings.jwt);
+    let mut server = LocalServer::new(Api::new(jwt, otp), inbox, store).with_feed(feed);
+    if generated_secret {
+        server = server.with_token_minting(settings.jwt);
+    }
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     let address = listener.local_addr()?;
     println!("otp-local listening on http://{address}");
@@ -132,11 +143,15 @@ async fn serve(
 /// The process environment, with the secrets filled in when unset: a JWT secret from the
 /// state directory when no JWT key source is configured, an Ed25519 verification key from
 /// there too (issuer `otp-local`), both generated on first use, and a hash key fresh for
-/// this process.
-fn local_environment(state_dir: &Path) -> Result<impl Fn(&str) -> Option<String>, StateError> {
+/// this process; and whether the JWT secret is the generated one.
+fn local_environment(
+    state_dir: &Path,
+) -> Result<(impl Fn(&str) -> Option<String>, bool), StateError> {
     let mut defaults = HashMap::new();
     let unset = |name: &str| std::env::var_os(name).is_none();
-    if ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"].iter().all(|name| unset(name)) {
+    let generated_secret =
+        ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"].iter().all(|name| unset(name));
+    if generated_secret {
         let secret = || OsRandom.identifier() + &OsRandom.identifier();
         defaults.insert("JWT_SECRET", kept(state_dir, "jwt-secret", secret)?);
     }
@@ -146,7 +161,8 @@ fn local_environment(state_dir: &Path) -> Result<impl Fn(&str) -> Option<String>
         defaults.insert("VERIFICATION_TOKEN_ISSUER", "otp-local".to_owned());
     }
     defaults.insert("OTP_HASH_KEY", OsRandom.identifier() + &OsRandom.identifier());
-    Ok(move |name: &str| std::env::var(name).ok().or_else(|| defaults.get(name).cloned()))
+    let lookup = move |name: &str| std::env::var(name).ok().or_else(|| defaults.get(name).cloned());
+    Ok((lookup, generated_secret))
 }
 
 /// A new Ed25519 private key, PKCS#8 PEM.

@@ -587,3 +587,14 @@ async fn reset_and_minting_answer_only_the_servers_own_pages() {
     let unnamed = server.local_action("/_local/token", Some(&own), json!({})).await;
     assert_eq!((unnamed.status, unnamed.body["code"].as_str()), (400, Some("INVALID_REQUEST")));
 }
+
+#[tokio::test]
+async fn the_pages_mint_no_token_with_a_secret_given_in_the_environment() {
+    let secret = "a-secret-shared-with-other-services-0123456789";
+    let server = Server::start("own-secret", &[("JWT_SECRET", secret)]);
+    let own = server.base.clone();
+    let minted = server.local_action("/_local/token", Some(&own), json!({"sub": "admin"})).await;
+    assert_eq!((minted.status, minted.body["code"].as_str()), (404, Some("NOT_FOUND")));
+    let token = server.token("alice");
+    assert_eq!(server.post(REGISTER, &token, phone()).await.status, 200, "the CLI still mints");
+}

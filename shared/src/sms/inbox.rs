@@ -1,6 +1,7 @@
 //! An [`SmsSender`] that keeps messages instead of sending them: the local server's inbox.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,13 +26,17 @@ pub struct SentSms {
     pub sent_at: u64,
 }
 
-/// Every message "sent", oldest first. Holds codes in clear: for local use and tests only.
-/// Clones share the messages.
+/// The messages "sent", oldest first, the latest [`INBOX_CAPACITY`] of them. Holds codes in
+/// clear: for local use and tests only. Clones share the messages.
 #[derive(Debug, Clone, Default)]
 pub struct Inbox {
     messages: Arc<Mutex<Vec<SentSms>>>,
+    sent: Arc<AtomicU64>,
     echo: bool,
 }
+
+/// How many messages an inbox keeps; older ones are dropped first.
+pub const INBOX_CAPACITY: usize = 1000;
 
 impl Inbox {
     /// An inbox that only stores.
@@ -72,7 +77,11 @@ impl SmsSender for Inbox {
                 writeln!(std::io::stdout(), "SMS to {} ({}): {}", sent.to, sent.locale, sent.body);
         }
         let mut messages = self.messages.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if messages.len() == INBOX_CAPACITY {
+            messages.remove(0);
+        }
         messages.push(sent);
-        Ok(SmsReceipt { message_id: Some(format!("local-{}", messages.len())) })
+        let sent_so_far = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
+        Ok(SmsReceipt { message_id: Some(format!("local-{sent_so_far}")) })
     }
 }

@@ -13,11 +13,13 @@ use serde::Deserialize;
 
 const TOKEN_TYPE: &str = "otp-verification+jwt";
 
-/// The claims a backend acts on.
+/// The claims a backend acts on; `jti` is what it keeps to refuse a token used twice.
 #[derive(Deserialize)]
 struct Verified {
     sub: String,
     phone_number: String,
+    #[allow(dead_code)] // a real backend records it
+    jti: String,
 }
 
 fn check(token: &str, jwks: &JwkSet, issuer: &str, audience: &str) -> Result<Verified, String> {
@@ -28,14 +30,15 @@ fn check(token: &str, jwks: &JwkSet, issuer: &str, audience: &str) -> Result<Ver
     let kid = header.kid.ok_or("no kid")?;
     let jwk = jwks.find(&kid).ok_or_else(|| format!("no key {kid} in the JWKS"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|error| error.to_string())?;
-    // The algorithms the service signs with; the key's own is the only one accepted for it.
+    // Only the asymmetric algorithms the service signs with (no HS256 with a public key, no
+    // `none`); the library also refuses a key of another family than the algorithm.
     if !matches!(header.alg, Algorithm::EdDSA | Algorithm::ES256) {
         return Err(format!("{:?} is not an algorithm the service signs with", header.alg));
     }
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
-    validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+    validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud", "jti"]);
     validation.leeway = 5;
     let data = decode::<Verified>(token, &key, &validation).map_err(|error| error.to_string())?;
     Ok(data.claims)
