@@ -350,3 +350,60 @@ async fn a_withdrawal_takes_back_each_part_on_its_own_and_reports_a_refund_that_
     store_with(RuleMode::MatchAny, &[&theirs, &refund]).withdraw(withdrawal).await.unwrap();
     assert_eq!((theirs.num_calls(), refund.num_calls()), (1, 0));
 }
+
+#[tokio::test]
+async fn an_hourly_and_a_daily_budget_of_one_scope_are_one_item_and_a_refusal_names_the_full_one() {
+    let day_start = NOW - NOW % 86_400;
+    let (hour_end, day_end) = (NOW + 3600, day_start + 86_400);
+    let budgets = [
+        Counter {
+            kind: CounterKind::BudgetHour,
+            key: format!("budget_hour#all#{NOW}"),
+            limit: 200,
+            resets_at: hour_end,
+        },
+        Counter {
+            kind: CounterKind::BudgetDay,
+            key: format!("budget_day#all#{day_start}"),
+            limit: 1000,
+            resets_at: day_end,
+        },
+    ];
+    let hour_field = format!("sends_by_{hour_end}");
+    let folded = hour_field.clone();
+    let full_hour = mock!(Client::transact_write_items)
+        .match_requests(move |request| {
+            let items = request.transact_items();
+            let update = items.get(1).and_then(|item| item.update());
+            items.len() == 2
+                && update.is_some_and(|update| {
+                    update.key().get("pk")
+                        == Some(&AttributeValue::S(format!("counter#budget_day#all#{day_start}")))
+                        && update
+                            .condition_expression()
+                            .is_some_and(|c| c.contains("#hour < :hour_limit"))
+                        && update.expression_attribute_names().and_then(|names| names.get("#hour"))
+                            == Some(&folded)
+                })
+        })
+        .then_error(move || {
+            cancelled(vec![
+                reason("None", None),
+                reason(
+                    "ConditionalCheckFailed",
+                    Some(vec![("sends", n(640)), (hour_field.as_str(), n(200))]),
+                ),
+            ])
+        });
+    let store = store_with(RuleMode::MatchAny, &[&full_hour]);
+    let challenge = challenge();
+    let issue =
+        Issue { challenge: &challenge, counters: &budgets, now: NOW, as_verified_owner: false };
+    let refusal = SendRefusal {
+        retry_at: hour_end,
+        full: vec![FullCounter { kind: CounterKind::BudgetHour, count: 200 }],
+        ..SendRefusal::default()
+    };
+    assert_eq!(store.issue(issue).await.unwrap(), IssueOutcome::Refused(refusal));
+    assert_eq!(full_hour.num_calls(), 1, "one transaction of two items");
+}

@@ -120,3 +120,74 @@ async fn the_breaker_keeps_one_item_per_destination_that_a_trip_outlives() {
     let reading = store.breaker_readings(&both, &window(last)).await.unwrap();
     assert_eq!((reading[0].tally.sent, reading[0].tripped_until), (7, Some(until)));
 }
+
+#[tokio::test]
+async fn a_countrys_hourly_and_daily_budgets_share_one_item_which_keeps_the_day_count_of_before() {
+    use otp_shared::otp::ports::Withdrawal;
+    let sdk = sdk().await;
+    let table = fresh_table(&sdk).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let store = otp_testkit::moto::store_on(client.clone(), &table);
+    let day_start = NOW - NOW % 86_400;
+    let day_key = format!("counter#country_day#IN#{day_start}");
+    // The day's count as the previous layout left it, in the daily counter's own item.
+    let before =
+        [("pk", AttributeValue::S(day_key.clone())), ("sends", AttributeValue::N("8".into()))];
+    let before = before.map(|(name, value)| (name.to_owned(), value));
+    client.put_item().table_name(&table).set_item(Some(before.into())).send().await.unwrap();
+    let budgets = [
+        Counter {
+            kind: CounterKind::CountryHour,
+            key: format!("country_hour#IN#{NOW}"),
+            limit: 100,
+            resets_at: NOW + 3600,
+        },
+        Counter {
+            kind: CounterKind::CountryDay,
+            key: format!("country_day#IN#{day_start}"),
+            limit: 10,
+            resets_at: day_start + 86_400,
+        },
+    ];
+    let send = |n: usize| Challenge {
+        id: format!("c{n}"),
+        phone_key: format!("phone-{n}"),
+        subject_key: "subject-a".to_owned(),
+        code_digest: vec![1; 32],
+        expires_at: NOW + 300,
+        resend_after: NOW + 30,
+        attempts: 0,
+        used: false,
+        tallied: true,
+    };
+    let issue =
+        |challenge| Issue { challenge, counters: &budgets, now: NOW, as_verified_owner: false };
+    let (first, second, third) = (send(1), send(2), send(3));
+    assert_eq!(store.issue(issue(&first)).await.unwrap(), IssueOutcome::Issued);
+    assert_eq!(store.issue(issue(&second)).await.unwrap(), IssueOutcome::Issued);
+    let IssueOutcome::Refused(refusal) = store.issue(issue(&third)).await.unwrap() else {
+        panic!("the day's tenth send was the last");
+    };
+    assert_eq!(
+        refusal.full.iter().map(|full| full.kind).collect::<Vec<_>>(),
+        [CounterKind::CountryDay]
+    );
+
+    let items = client.scan().table_name(&table).send().await.unwrap().items.unwrap();
+    let counters: Vec<_> =
+        items.iter().filter(|item| item["pk"].as_s().unwrap().starts_with("counter#")).collect();
+    assert_eq!(counters.len(), 1, "no item of its own for the hourly budget");
+    let hour_field = format!("sends_by_{}", NOW + 3600);
+    assert_eq!(counters[0]["sends"], AttributeValue::N("10".into()));
+    assert_eq!(counters[0][&hour_field], AttributeValue::N("2".into()));
+
+    // A withdrawn send refunds both with one write.
+    store.withdraw(Withdrawal { challenge: &second, refund: &budgets }).await.unwrap();
+    let key = AttributeValue::S(day_key);
+    let item = client.get_item().table_name(&table).key("pk", key).send().await.unwrap();
+    let item = item.item.unwrap();
+    assert_eq!(
+        (&item["sends"], &item[&hour_field]),
+        (&AttributeValue::N("9".into()), &AttributeValue::N("1".into()))
+    );
+}
