@@ -473,9 +473,12 @@ impl DynamoStore {
     }
 
     /// The consuming write of a right code: the challenge is used (the attempt counted) and,
-    /// with `record_owner`, the subject made the phone's owner, if the failure counter still
-    /// allows. `reassign` is the pass for a phone another subject owns; it is recorded on
-    /// the challenge, so that a retry of a lost answer still knows.
+    /// with `record_owner`, the subject made the phone's owner. It does not check the
+    /// failure counter again: the code reaches it only as the counting write's comparison
+    /// (which carries the counter's condition) found it right, so the cap had admitted it,
+    /// and a third item would cost 2 write units on every right code. `reassign` is the pass
+    /// for a phone another subject owns; it is recorded on the challenge, so that a retry of
+    /// a lost answer still knows.
     fn right_code_items(
         &self,
         check: &Check<'_>,
@@ -524,16 +527,6 @@ impl DynamoStore {
                 .map_err(StoreError::new)?;
             items.push(TransactWriteItem::builder().update(own).build());
         }
-        if let Some(failures) = check.failures {
-            let allowed = ConditionCheck::builder()
-                .table_name(&self.table)
-                .key("pk", counter_key(failures))
-                .condition_expression("attribute_not_exists(sends) OR sends < :limit")
-                .expression_attribute_values(":limit", number(failures.limit))
-                .build()
-                .map_err(StoreError::new)?;
-            items.push(TransactWriteItem::builder().condition_check(allowed).build());
-        }
         Ok(items)
     }
 
@@ -575,8 +568,9 @@ impl DynamoStore {
         check: Check<'_>,
         tallied: &AtomicBool,
     ) -> Result<CheckOutcome, StoreError> {
-        let too_many = |reasons: &[CancellationReason], index: usize| {
-            check.failures.filter(|_| reasons.get(index).is_some_and(failed))
+        // Only the counting write carries the failure counter, as its second item.
+        let too_many = |reasons: &[CancellationReason], counting: bool| {
+            check.failures.filter(|_| counting && reasons.get(1).is_some_and(failed))
         };
         // The first write guesses the count from this instance's last check of the same
         // challenge (none: 0); a wrong guess costs one more write.
@@ -586,11 +580,9 @@ impl DynamoStore {
         // Each pass that loses a race to a parallel check of the same challenge leaves one
         // attempt fewer, so the budget bounds the passes too.
         for _ in 0..CHECK_PASSES * 2 + check.max_attempts as usize {
-            let (items, failures_index) = match next {
-                Judged::Wrong { before } => (self.wrong_code_items(&check, before)?, 1),
-                Judged::Right { .. } => {
-                    (self.right_code_items(&check, reassign)?, 1 + usize::from(check.record_owner))
-                }
+            let (items, counting) = match next {
+                Judged::Wrong { before } => (self.wrong_code_items(&check, before)?, true),
+                Judged::Right { .. } => (self.right_code_items(&check, reassign)?, false),
                 Judged::Done(outcome) | Judged::Ours(outcome) => return Ok(outcome),
             };
             // Only a code whose send the breaker tallied is tallied as verified.
@@ -631,7 +623,7 @@ impl DynamoStore {
             if let Some(Judged::Ours(outcome)) = judged {
                 return Ok(outcome);
             }
-            if let Some(failures) = too_many(&reasons, failures_index) {
+            if let Some(failures) = too_many(&reasons, counting) {
                 return Ok(CheckOutcome::TooManyFailures { retry_at: failures.resets_at });
             }
             match judged {
