@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_config::SdkConfig;
+use aws_types::SdkConfig;
 
 pub use crate::config::SECRET_VARIABLES;
 use crate::config::{ConfigError, optional};

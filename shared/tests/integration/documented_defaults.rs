@@ -167,11 +167,17 @@ const VARIABLE_PREFIXES: [&str; 11] = [
     "PORT",
 ];
 
-/// Documented variables this project's code does not read by name: the SDK's endpoints
-/// (read by aws-config), and `SECRETS_VERSION`, which is there to be changed, so that Lambda
-/// starts new instances that read the secrets again.
-const NOT_READ_BY_NAME: [&str; 4] =
-    ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SNS", "SECRETS_VERSION"];
+/// Documented variables this project's code does not read by name: the per-service endpoint
+/// variables, whose names `aws::sdk_config_from` makes from the services' ids, and
+/// `SECRETS_VERSION`, which is there to be changed, so that Lambda starts new instances that
+/// read the secrets again.
+const NOT_READ_BY_NAME: [&str; 5] = [
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SNS",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_SSM",
+    "SECRETS_VERSION",
+];
 
 /// Every `"NAME"` literal of the Rust sources under `dirs` that looks like one of this
 /// project's variables; the error codes (`OTP_NOT_FOUND`, ...) are left out.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
+use aws_types::SdkConfig;
 use lambda_http::http::StatusCode;
 use otp_shared::aws::{AwsApi, AwsSettings, api, dynamodb_config, sns_config};
 use otp_shared::config::Settings;
