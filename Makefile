@@ -6,7 +6,7 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-docs test-browser test-examples test-load test-bench bench build emulator fuzz fault-matrix load
+.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-docs test-browser test-examples test-load test-bench bench profile build emulator fuzz fault-matrix load
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
@@ -118,6 +118,20 @@ bench: $(TOOLS)
 	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/bench.py --target-dir target/release \
 	  --moto "$$MOTO_ENDPOINT" --cold $(BENCH_COLD) --warm $(BENCH_WARM) --tls \
 	  --json target/bench/latest.json $(if $(BENCH_COMPARE),--compare $(BENCH_COMPARE))'
+
+# Where the functions' CPU goes: `make bench`'s run over the `profiling` profile (release
+# with line tables), each function's warm invocations under `perf record`, then the share of
+# the largest callers (inclusive) and the top of the flat profile. perf must be installed.
+PROFILE_DIR := target/bench/perf
+profile: $(TOOLS)
+	command -v perf >/dev/null || { echo "make profile needs perf (Debian: linux-perf)"; exit 1; }
+	cargo build -q --profile profiling $(BENCH_BINARIES)
+	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/bench.py --target-dir target/profiling \
+	  --moto "$$MOTO_ENDPOINT" --cold 1 --warm $(BENCH_WARM) --perf $(PROFILE_DIR)'
+	for f in otp-register otp-resend otp-verify; do \
+	  echo "== $$f: by library"; perf report -i $(PROFILE_DIR)/$$f.data --no-children --sort dso -g none -q | head -5; \
+	  echo "== $$f: flat, top 15"; perf report -i $(PROFILE_DIR)/$$f.data --no-children --sort sym -g none -q | head -15; \
+	done
 
 # One cold start and ten warm invocations of each (debug build), so `make bench` cannot rot.
 test-bench: $(TOOLS)

@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -180,7 +181,19 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def measure(bench: Bench, binary: Path, workload: Workload, env: dict, helpers: dict, cold: int, warm: int) -> dict:
+def perf_record(pid: int, output: Path) -> subprocess.Popen:
+    """`perf record` of process `pid`'s call stacks into `output`, until it is sent SIGINT."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    command = ["perf", "record", "-q", "-F", "4999", "--call-graph", "dwarf,16384", "-p", str(pid), "-o", str(output)]
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # perf attaches before the first invocation it should see
+    return recorder
+
+
+def measure(
+    bench: Bench, binary: Path, workload: Workload, env: dict, helpers: dict, cold: int, warm: int,
+    perf_output: Path | None = None,
+) -> dict:
     workload.prepare(cold + 1 + warm, helpers)
     inits, firsts = [], []
     for _ in range(cold):
@@ -192,9 +205,13 @@ def measure(bench: Bench, binary: Path, workload: Workload, env: dict, helpers: 
         invoke_ok(function, workload.take())
         if bench.args.proxy:
             proxy(bench.args.proxy, "requests", "DELETE")
+        recorder = perf_record(function.pid, perf_output) if perf_output else None
         cpu_before = function.cpu_seconds()
         latencies = [invoke_ok(function, workload.take()) for _ in range(warm)]
         cpu = function.cpu_seconds() - cpu_before
+        if recorder:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(timeout=120)
         peak_rss_kb = function.peak_rss_kb()
     requests = {}
     if bench.args.proxy and workload.path is not None:
@@ -329,6 +346,10 @@ def main() -> int:
     parser.add_argument("--tls", action="store_true", help="also measure the first invocation over TLS")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--compare", help="an earlier --json run to compare with")
+    parser.add_argument(
+        "--perf", help="record each function's warm invocations with `perf record` into DIR/<name>.data "
+        "(the figures of such a run include perf's own cost: compare them with nothing)", metavar="DIR",
+    )
     args = parser.parse_args()
     target = Path(args.target_dir)
     bench = Bench(args)
@@ -365,7 +386,8 @@ def main() -> int:
             extra = "TLS" in label or "Secrets" in label  # what these rows add is in the cold start
             cold = args.cold if not extra else max(args.cold // 3, 1)
             warm = args.warm if not extra else max(args.warm // 10, 1)
-            results[label] = measure(bench, target / name, workload, env, helpers, cold, warm)
+            perf_output = Path(args.perf) / f"{name}.data" if args.perf and label == name and label in FUNCTIONS else None
+            results[label] = measure(bench, target / name, workload, env, helpers, cold, warm, perf_output)
     finally:
         for helper in helpers.values():
             helper.stop()
