@@ -476,7 +476,8 @@ impl DynamoStore {
     /// with `record_owner`, the subject made the phone's owner. It does not check the
     /// failure counter again: the code reaches it only as the counting write's comparison
     /// (which carries the counter's condition) found it right, so the cap had admitted it,
-    /// and a third item would cost 2 write units on every right code. `reassign` is the pass
+    /// and a third item would cost 2 write units on every right code. A cancellation that
+    /// left the counter's condition undecided admits nothing (see `check_once`). `reassign` is the pass
     /// for a phone another subject owns; it is recorded on the challenge, so that a retry of
     /// a lost answer still knows.
     fn right_code_items(
@@ -613,6 +614,14 @@ impl DynamoStore {
                 }
                 Transacted::Cancelled(reasons) => reasons,
             };
+            // The cap admits a comparison only when its condition was decided. A counter that
+            // lost a race or was throttled in a cancelled counting write said nothing, so
+            // what the challenge says of the code must not be acted on: the same write goes
+            // again, and the passes bound how often.
+            if counting && check.failures.is_some() && reasons.get(1).is_some_and(undecided) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
             // The challenge first: a retry of our own applied write trips the failure cap
             // on its own increment, and must still be recognised as ours.
             let judged = if failed(&reasons[0]) {
@@ -928,6 +937,12 @@ async fn tally_item(
 /// Whether a cancellation reason is a failed condition.
 fn failed(reason: &CancellationReason) -> bool {
     reason.code() == Some("ConditionalCheckFailed")
+}
+
+/// Whether a cancelled transaction left an item's condition unjudged (a conflict,
+/// throttling): neither passed (`None`) nor failed.
+fn undecided(reason: &CancellationReason) -> bool {
+    !matches!(reason.code(), None | Some("None" | "ConditionalCheckFailed"))
 }
 
 fn challenge_key(phone_key: &str, subject_key: &str) -> AttributeValue {

@@ -262,6 +262,42 @@ async fn a_check_applied_before_its_answer_was_lost_is_recognised() {
     assert_eq!(outcome, CheckOutcome::Refused(AttemptRefusal::Used));
 }
 
+/// A right code whose counting write was cancelled while the failure counter lost a race:
+/// the cap said nothing, so the code is not used on the strength of it; the counting write
+/// goes again, and a full cap then refuses. (Acting on the challenge alone would let a
+/// subject past its cap compare codes uncounted whenever its counter is contended.)
+#[tokio::test]
+async fn a_right_code_is_used_only_after_the_failure_cap_admitted_it() {
+    let failures = Counter {
+        kind: CounterKind::Failures,
+        key: "failures#subject-a#0".into(),
+        limit: 3,
+        resets_at: NOW + 86_400,
+    };
+    let open = stored("c1", 0, false);
+    let (first, second) = (open.clone(), open);
+    let full = vec![("sends", n(3))];
+    let writes = mock!(Client::transact_write_items)
+        .sequence()
+        .error(move || {
+            cancelled(vec![
+                reason("ConditionalCheckFailed", Some(first.clone())),
+                reason("TransactionConflict", None),
+            ])
+        })
+        .error(move || {
+            cancelled(vec![
+                reason("ConditionalCheckFailed", Some(second.clone())),
+                reason("ConditionalCheckFailed", Some(full.clone())),
+            ])
+        })
+        .build();
+    let capped = Check { failures: Some(&failures), ..check(&[7; 32]) };
+    let outcome = store(&[&writes]).check(capped).await.unwrap();
+    assert_eq!(outcome, CheckOutcome::TooManyFailures { retry_at: NOW + 86_400 });
+    assert_eq!(writes.num_calls(), 2, "the counting write twice, no consuming write");
+}
+
 #[tokio::test]
 async fn lasting_throttling_is_a_store_error_and_brief_throttling_is_invisible() {
     let throttled = mock!(Client::get_item)
