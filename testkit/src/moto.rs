@@ -4,8 +4,6 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
@@ -16,6 +14,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::SdkConfig;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -36,14 +35,20 @@ pub async fn sdk() -> SdkConfig {
     sdk_at(&endpoint()).await
 }
 
-/// SDK configuration pointing at `endpoint`, with test credentials.
+/// SDK configuration pointing at `endpoint`, with test credentials, made as the functions
+/// make theirs ([`otp_shared::aws::sdk_config_from`]), so that every test against the
+/// emulator goes through it.
 async fn sdk_at(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .load()
-        .await
+    let variables = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ];
+    let lookup = |name: &str| {
+        variables.iter().find(|(variable, _)| *variable == name).map(|(_, value)| value.to_string())
+    };
+    otp_shared::aws::sdk_config_from(&lookup).expect("the test configuration is complete")
 }
 
 /// The bodies of the SMS the emulator has accepted for `phone`, oldest first.
