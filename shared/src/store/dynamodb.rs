@@ -616,9 +616,10 @@ impl DynamoStore {
             };
             // The cap admits a comparison only when its condition was decided. A counter that
             // lost a race or was throttled in a cancelled counting write said nothing, so
-            // what the challenge says of the code must not be acted on: the same write goes
-            // again, and the passes bound how often.
-            if counting && check.failures.is_some() && reasons.get(1).is_some_and(undecided) {
+            // what the challenge says of the code must not be acted on (nor on an answer
+            // without the counter's reason): the same write goes again, and the passes bound
+            // how often.
+            if counting && check.failures.is_some() && reasons.get(1).is_none_or(undecided) {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }

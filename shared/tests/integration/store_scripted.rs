@@ -274,28 +274,38 @@ async fn a_right_code_is_used_only_after_the_failure_cap_admitted_it() {
         limit: 3,
         resets_at: NOW + 86_400,
     };
-    let open = stored("c1", 0, false);
-    let (first, second) = (open.clone(), open);
-    let full = vec![("sends", n(3))];
-    let writes = mock!(Client::transact_write_items)
-        .sequence()
-        .error(move || {
-            cancelled(vec![
-                reason("ConditionalCheckFailed", Some(first.clone())),
-                reason("TransactionConflict", None),
-            ])
-        })
-        .error(move || {
-            cancelled(vec![
-                reason("ConditionalCheckFailed", Some(second.clone())),
-                reason("ConditionalCheckFailed", Some(full.clone())),
-            ])
-        })
-        .build();
-    let capped = Check { failures: Some(&failures), ..check(&[7; 32]) };
-    let outcome = store(&[&writes]).check(capped).await.unwrap();
-    assert_eq!(outcome, CheckOutcome::TooManyFailures { retry_at: NOW + 86_400 });
-    assert_eq!(writes.num_calls(), 2, "the counting write twice, no consuming write");
+    for undecided in ["TransactionConflict", "ThrottlingError"] {
+        let open = stored("c1", 0, false);
+        let (first, second) = (open.clone(), open);
+        let full = vec![("sends", n(3))];
+        let writes = mock!(Client::transact_write_items)
+            .sequence()
+            .error(move || {
+                cancelled(vec![
+                    reason("ConditionalCheckFailed", Some(first.clone())),
+                    reason(undecided, None),
+                ])
+            })
+            .error(move || {
+                cancelled(vec![
+                    reason("ConditionalCheckFailed", Some(second.clone())),
+                    reason("ConditionalCheckFailed", Some(full.clone())),
+                ])
+            })
+            .build();
+        let capped = Check { failures: Some(&failures), ..check(&[7; 32]) };
+        let outcome = store(&[&writes]).check(capped).await.unwrap();
+        assert_eq!(
+            outcome,
+            CheckOutcome::TooManyFailures { retry_at: NOW + 86_400 },
+            "{undecided}"
+        );
+        assert_eq!(
+            writes.num_calls(),
+            2,
+            "{undecided}: the counting write twice, no consuming one"
+        );
+    }
 }
 
 #[tokio::test]
