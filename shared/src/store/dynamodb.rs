@@ -477,9 +477,9 @@ impl DynamoStore {
     /// failure counter again: the code reaches it only as the counting write's comparison
     /// (which carries the counter's condition) found it right, so the cap had admitted it,
     /// and a third item would cost 2 write units on every right code. A cancellation that
-    /// left the counter's condition undecided admits nothing (see `check_once`). `reassign` is the pass
-    /// for a phone another subject owns; it is recorded on the challenge, so that a retry of
-    /// a lost answer still knows.
+    /// left the counter's condition undecided admits nothing (see `check_once`). `reassign`
+    /// is the pass for a phone another subject owns; it is recorded on the challenge, so
+    /// that a retry of a lost answer still knows.
     fn right_code_items(
         &self,
         check: &Check<'_>,
@@ -614,15 +614,6 @@ impl DynamoStore {
                 }
                 Transacted::Cancelled(reasons) => reasons,
             };
-            // The cap admits a comparison only when its condition was decided. A counter that
-            // lost a race or was throttled in a cancelled counting write said nothing, so
-            // what the challenge says of the code must not be acted on (nor on an answer
-            // without the counter's reason): the same write goes again, and the passes bound
-            // how often.
-            if counting && check.failures.is_some() && reasons.get(1).is_none_or(undecided) {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
             // The challenge first: a retry of our own applied write trips the failure cap
             // on its own increment, and must still be recognised as ours.
             let judged = if failed(&reasons[0]) {
@@ -635,6 +626,15 @@ impl DynamoStore {
             }
             if let Some(failures) = too_many(&reasons, counting) {
                 return Ok(CheckOutcome::TooManyFailures { retry_at: failures.resets_at });
+            }
+            // A right code is used only once the cap admitted its comparison. A counter that
+            // lost a race or was throttled in the cancelled counting write (or has no reason
+            // in the answer) said nothing: the same write goes again, and the passes bound
+            // how often.
+            let undecided_cap = check.failures.is_some() && reasons.get(1).is_none_or(undecided);
+            if counting && undecided_cap && matches!(judged, Some(Judged::Right { .. })) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             }
             match judged {
                 Some(judged) => next = judged,
