@@ -469,7 +469,7 @@ where
 
     /// Sends the code by SMS, tallying the send for the breaker at the same time when the
     /// breaker judged it. When the SMS fails, the challenge is withdrawn (the subject's
-    /// earlier code, if still open, is put back), so that neither the code nor its cooldown
+    /// earlier code is put back as it was), so that neither the code nor its cooldown
     /// outlives it; its counters are refunded and its tally taken back too unless the
     /// message may still arrive.
     async fn deliver(

@@ -366,11 +366,13 @@ pub trait ChallengeStore: Clone + Send + Sync + 'static {
         issue: Issue<'_>,
     ) -> impl Future<Output = Result<IssueOutcome, StoreError>> + Send;
 
-    /// Takes the challenge back if it is still the stored one, putting back the challenge
-    /// it replaced when that one is still open (not used, not expired), and then only
-    /// decrements each refund counter that still holds a count: a challenge that was never
-    /// stored refunds nothing, and a refused or failed send leaves the subject's pending
-    /// code as it was. An error means some part may not have been taken back.
+    /// Takes the challenge back if it is still the stored one and unused (a code that
+    /// arrived after all and was verified stays verified): the challenge it replaced is put
+    /// back as it was (its expiry, attempts and use unchanged, so nothing is reopened or
+    /// extended), or the challenge is removed when it replaced none; then only each refund
+    /// counter that still holds a count is decremented. A challenge that was never stored
+    /// refunds nothing, and a failed send leaves the subject's pending code as it was. An
+    /// error means some part may not have been taken back.
     fn withdraw(
         &self,
         withdrawal: Withdrawal<'_>,

@@ -18,10 +18,12 @@
 //!   still holds; the older per-bucket items (`breaker#...#<bucket start>`) are no longer
 //!   read and expire within the hour.
 //!
-//! Every write is safe to retry after its answer was lost: a retried transaction carries the
-//! SDK's idempotency token, and each condition also recognises the request's own earlier
-//! write (the challenge id it stored, the check id it recorded), so that nothing is
-//! counted twice.
+//! Every write of a send or a check is safe to retry after its answer was lost: a retried
+//! transaction carries the SDK's idempotency token, and each condition also recognises the
+//! request's own earlier write (the challenge id it stored, the check id it recorded), so
+//! that nothing is counted twice. The writes that take something back (a withdrawal's
+//! put-back, delete and refunds, the breaker's tallies) cannot recognise their own earlier
+//! write, so they are never retried after an answer that may have been lost.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,8 +33,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -324,9 +326,11 @@ impl DynamoStore {
 
     /// Takes the challenge back: the challenge it replaced is put back when there was one
     /// (one `UpdateItem`), or it is deleted (one `DeleteItem`), each only while it is still
-    /// the stored one; then each refund goes on its own, at once. A refund whose counter is
-    /// gone, or already at zero, refunds nothing. A retry of a write whose answer was lost
-    /// finds the challenge no longer ours and refunds nothing: this errs towards counting.
+    /// the stored one and unused (a code that arrived after all and was verified stays so);
+    /// then each refund goes on its own, at once. A refund whose counter is gone, or already
+    /// at zero, refunds nothing. None of these writes is safe to repeat once applied, so
+    /// none is retried after an answer that may have been lost ([`send_unrepeated`]): that
+    /// fails the withdrawal, which is reported and errs towards counting.
     async fn withdraw_once(&self, withdrawal: Withdrawal<'_>) -> Result<(), StoreError> {
         let challenge = withdrawal.challenge;
         let key = challenge_key(&challenge.phone_key, &challenge.subject_key);
@@ -346,19 +350,28 @@ impl DynamoStore {
                 "SET {restored} REMOVE {}, attempt_ids, used_by, reassigned",
                 forgotten.join(", ")
             ))
-            .condition_expression("challenge_id = :id AND prev_challenge_id <> :none")
+            .condition_expression(
+                "challenge_id = :id AND used = :false AND prev_challenge_id <> :none",
+            )
             .expression_attribute_values(":id", string(&challenge.id))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":none", string(""))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let ours = match restore {
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let ours = match send_unrepeated(|| {
+            restore.clone().customize().config_override(no_retries()).send()
+        })
+        .await
+        {
             Ok(_) => true,
             Err(SdkError::ServiceError(error)) => match error.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(failed) => {
-                    let stored = failed.item().and_then(|item| optional_text(item, "challenge_id"));
-                    // Ours, with nothing it replaced: deleted instead.
-                    stored == Some(challenge.id.as_str())
+                    let stored = failed.item();
+                    let id = stored.and_then(|item| optional_text(item, "challenge_id"));
+                    let used =
+                        stored.and_then(|item| item.get("used")).and_then(|v| v.as_bool().ok());
+                    // Ours and open, with nothing it replaced: deleted instead.
+                    id == Some(challenge.id.as_str())
+                        && used == Some(&false)
                         && self.delete_challenge(key, &challenge.id).await?
                 }
                 other => return Err(StoreError::new(other)),
@@ -386,7 +399,9 @@ impl DynamoStore {
                     .condition_expression("sends >= :one AND #hour >= :one")
                     .expression_attribute_names("#hour", hour_field(hour)),
             };
-            refunds.spawn(refund.send());
+            refunds.spawn(send_unrepeated(move || {
+                refund.clone().customize().config_override(no_retries()).send()
+            }));
         }
         let mut failed_refunds = 0;
         while let Some(done) = refunds.join_next().await {
@@ -408,17 +423,20 @@ impl DynamoStore {
         }
     }
 
-    /// Deletes the challenge stored under `key` if its id is `id`; says whether it did.
+    /// Deletes the challenge stored under `key` if its id is `id` and it is unused; says
+    /// whether it did.
     async fn delete_challenge(&self, key: AttributeValue, id: &str) -> Result<bool, StoreError> {
-        let deleted = self
+        let delete = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", key)
-            .condition_expression("challenge_id = :id")
+            .condition_expression("challenge_id = :id AND used = :false")
             .expression_attribute_values(":id", string(id))
-            .send()
-            .await;
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
+        let deleted =
+            send_unrepeated(|| delete.clone().customize().config_override(no_retries()).send())
+                .await;
         match deleted {
             Ok(_) => Ok(true),
             Err(error)
@@ -916,9 +934,7 @@ async fn tally_item(
                 .condition_expression("attribute_not_exists(purge_at) OR purge_at <= :purge_at")
                 .expression_attribute_values(":purge_at", number(breaker::bucket_expiry(bucket)));
         }
-        update.customize().config_override(
-            aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
-        )
+        update.customize().config_override(no_retries())
     };
     let conditional_failed = |error: &SdkError<UpdateItemError, _>| {
         error.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception)
@@ -938,6 +954,52 @@ async fn tally_item(
 /// Whether a cancellation reason is a failed condition.
 fn failed(reason: &CancellationReason) -> bool {
     reason.code() == Some("ConditionalCheckFailed")
+}
+
+/// A client configuration without the SDK's retries, for a write that must not be
+/// repeated after an attempt whose answer was lost.
+fn no_retries() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
+/// How many times [`send_unrepeated`] sends a write DynamoDB refused unapplied.
+const UNREPEATED_TRIES: u32 = 3;
+
+/// Sends a write that must not apply twice (its condition cannot recognise its own earlier
+/// write), made by `send` without the SDK's retries: again only when DynamoDB answered that
+/// it did not apply it (throttling, a conflicting transaction), after 10 ms and then 20.
+/// Any other failure (a timeout, a lost connection, a server error) may hide an applied
+/// write and is returned as it is.
+async fn send_unrepeated<T, E, R, F>(send: impl Fn() -> F) -> Result<T, SdkError<E, R>>
+where
+    F: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut pause = Duration::from_millis(10);
+    for _ in 1..UNREPEATED_TRIES {
+        match send().await {
+            Err(error) if refused_unapplied(&error) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            answer => return answer,
+        }
+    }
+    send().await
+}
+
+/// Whether DynamoDB answered that it refused a single-item write without applying it.
+fn refused_unapplied<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    let code = error.as_service_error().and_then(ProvideErrorMetadata::code);
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded"
+                | "TransactionConflictException"
+        )
+    )
 }
 
 /// Whether a cancelled transaction left an item's condition unjudged (a conflict,

@@ -132,7 +132,10 @@ impl ChallengeStore for MemoryStore {
         let mut state = self.state();
         let challenge = withdrawal.challenge;
         let slot = key(&challenge.phone_key, &challenge.subject_key);
-        if state.challenges.get(&slot).is_none_or(|stored| stored.challenge.id != challenge.id) {
+        // Only our own challenge, and only while unused: a code that arrived after all and
+        // was verified stays verified.
+        let ours = |stored: &Stored| stored.challenge.id == challenge.id && !stored.challenge.used;
+        if !state.challenges.get(&slot).is_some_and(ours) {
             return Ok(());
         }
         let withdrawn = state.challenges.remove(&slot);

@@ -221,6 +221,38 @@ async fn a_withdrawal_puts_back_the_challenge_it_replaced(store: impl ChallengeS
     assert!(matches!(issue_at(&store, &over, &phone, NOW + 40).await, IssueOutcome::Refused(_)));
 }
 
+/// A send whose SMS timed out is withdrawn, yet the message may have arrived and its code
+/// been verified in between: a withdrawal leaves a verified code as it is, and reopens
+/// neither the code it replaced nor, when it replaced none, the phone for another check.
+async fn a_withdrawal_leaves_a_code_verified_after_all(store: impl ChallengeStore) {
+    let mut first = challenge("c1", "alice");
+    first.code_digest = WRONG.to_vec();
+    assert_eq!(issue(&store, &first, &[]).await, IssueOutcome::Issued);
+    let second = challenge("c2", "alice");
+    assert_eq!(issue_at(&store, &second, &[], NOW + 30).await, IssueOutcome::Issued);
+    let arrived = Check { now: NOW + 31, ..check("alice", RIGHT, "k1") };
+    assert_eq!(checked(&store, arrived).await, CheckOutcome::Verified { reassigned: false });
+    store.withdraw(Withdrawal { challenge: &second, refund: &[] }).await.unwrap();
+    let replaced = Check { now: NOW + 32, ..check("alice", WRONG, "k2") };
+    assert_eq!(
+        checked(&store, replaced).await,
+        CheckOutcome::Refused(AttemptRefusal::Used),
+        "the code the verified one replaced is not put back"
+    );
+    let only = challenge("c3", "bob");
+    assert_eq!(issue(&store, &only, &[]).await, IssueOutcome::Issued);
+    assert_eq!(
+        checked(&store, check("bob", RIGHT, "k3")).await,
+        CheckOutcome::Verified { reassigned: true }
+    );
+    store.withdraw(Withdrawal { challenge: &only, refund: &[] }).await.unwrap();
+    assert_eq!(
+        checked(&store, check("bob", RIGHT, "k4")).await,
+        CheckOutcome::Refused(AttemptRefusal::Used),
+        "still verified, not withdrawn"
+    );
+}
+
 /// A refund whose counter is gone (its window ended and it was purged) refunds nothing and
 /// stops neither the withdrawal nor the other refunds.
 async fn a_refund_whose_counter_is_gone_stops_no_other_part(store: impl ChallengeStore) {
@@ -555,6 +587,7 @@ contract![
     withdrawing_refunds_only_a_challenge_that_was_stored,
     a_withdrawal_puts_back_the_challenge_it_replaced,
     a_refund_whose_counter_is_gone_stops_no_other_part,
+    a_withdrawal_leaves_a_code_verified_after_all,
     a_phone_verified_by_another_subject_changes_hands,
     test_numbers_leave_no_owner,
     a_full_failure_counter_refuses_every_check_and_touches_nothing,

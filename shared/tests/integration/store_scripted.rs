@@ -387,6 +387,7 @@ async fn a_withdrawal_takes_back_each_part_on_its_own_and_reports_a_refund_that_
     let store = store_with(RuleMode::MatchAny, &[&put_back, &delete, &phone, &ip_failing]);
     assert!(store.withdraw(withdrawal).await.is_err(), "reported");
     assert_eq!((delete.num_calls(), phone.num_calls()), (1, 1), "the rest was taken back");
+    assert_eq!(ip_failing.num_calls(), 1, "a refund that may have been applied is not repeated");
 
     // Not ours (a later send replaced it): nothing is taken back or refunded.
     let theirs = mock!(Client::update_item)
@@ -452,4 +453,52 @@ async fn an_hourly_and_a_daily_budget_of_one_scope_are_one_item_and_a_refusal_na
     };
     assert_eq!(store.issue(issue).await.unwrap(), IssueOutcome::Refused(refusal));
     assert_eq!(full_hour.num_calls(), 1, "one transaction of two items");
+}
+
+#[tokio::test]
+async fn a_withdrawal_never_repeats_a_write_that_may_have_been_applied() {
+    let (challenge, counters) = (challenge(), counters());
+    let withdrawal = Withdrawal { challenge: &challenge, refund: &counters };
+    let put_back = || {
+        mock!(Client::update_item)
+            .match_requests(|request| updates(request, "challenge#"))
+            .then_output(|| UpdateItemOutput::builder().build())
+    };
+    // A refund answered with a server error may have been applied: sent once, reported.
+    // A throttled one was not applied: sent again, and refunded.
+    let (restored, phone_lost) = (
+        put_back(),
+        mock!(Client::update_item)
+            .match_requests(|request| updates(request, "counter#phone#"))
+            .sequence()
+            .http_status(500, None)
+            .repeatedly()
+            .build(),
+    );
+    let ip_throttled = mock!(Client::update_item)
+        .match_requests(|request| updates(request, "counter#ip#"))
+        .sequence()
+        .http_status(400, Some(throttling_body()))
+        .output(|| UpdateItemOutput::builder().build())
+        .build();
+    let store = store_with(RuleMode::MatchAny, &[&restored, &phone_lost, &ip_throttled]);
+    assert!(store.withdraw(withdrawal).await.is_err(), "the refund that may be lost is reported");
+    assert_eq!(
+        (restored.num_calls(), phone_lost.num_calls(), ip_throttled.num_calls()),
+        (1, 1, 2),
+        "only the refund DynamoDB refused unapplied goes again"
+    );
+
+    // A put-back whose answer was lost is not sent again (its retry would find the code no
+    // longer ours and refund nothing, unreported): the withdrawal fails and refunds nothing.
+    let lost = mock!(Client::update_item)
+        .match_requests(|request| updates(request, "challenge#"))
+        .sequence()
+        .http_status(500, None)
+        .repeatedly()
+        .build();
+    let refund = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    let store = store_with(RuleMode::MatchAny, &[&lost, &refund]);
+    assert!(store.withdraw(withdrawal).await.is_err(), "reported");
+    assert_eq!((lost.num_calls(), refund.num_calls()), (1, 0));
 }
