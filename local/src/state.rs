@@ -4,11 +4,13 @@
 //! The directory is its owner's alone (0700), each file too (0600), and a file is never
 //! seen half-written: it is written under a temporary name and linked into place, which
 //! fails when another process got there first (its file is used). A kept file that others
-//! can read is refused, since whoever reads it can mint tokens the server accepts.
+//! can read is refused, since whoever reads it can mint tokens the server accepts; so is one
+//! that is a symbolic link, not a regular file, or not the directory owner's, since such a
+//! file may have been planted before the directory was closed.
 
 use std::fs::{self, DirBuilder, OpenOptions, Permissions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why a state file could not be used.
@@ -24,6 +26,15 @@ pub enum StateError {
         path: String,
         /// Its permission bits.
         mode: u32,
+    },
+    /// The file is a symbolic link, not a regular file, or another user's.
+    #[error(
+        "{path} is not a regular file of the state directory's owner (a symbolic link, or \
+         another user's); delete it to have a new one made"
+    )]
+    Foreign {
+        /// The file.
+        path: String,
     },
     /// The file system refused.
     #[error("{path}: {source}")]
@@ -42,9 +53,9 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
 
 /// The contents of `dir/name`, trimmed, made by `make` on first use.
 pub fn kept(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<String, StateError> {
-    private_dir(dir)?;
+    let owner = private_dir(dir)?;
     let path = dir.join(name);
-    if let Some(kept) = read_private(&path)? {
+    if let Some(kept) = read_private(&path, owner)? {
         return Ok(kept);
     }
     let made = make();
@@ -60,31 +71,44 @@ pub fn kept(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<Str
         return Ok(made.trim().to_owned());
     }
     // Another process made it first: theirs is used.
-    read_private(&path)?.ok_or_else(|| io_error(&path)(io::ErrorKind::NotFound.into()))
+    read_private(&path, owner)?.ok_or_else(|| io_error(&path)(io::ErrorKind::NotFound.into()))
 }
 
-/// Makes `dir` (0700) if missing, and takes group and other permissions off it if not.
-fn private_dir(dir: &Path) -> Result<(), StateError> {
+/// Makes `dir` (0700) if missing, and takes group and other permissions off it if not;
+/// returns its owner's user id. Another user's directory cannot be closed, which stops the
+/// start.
+fn private_dir(dir: &Path) -> Result<u32, StateError> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_error(dir))?;
-    let mode = fs::metadata(dir).map_err(io_error(dir))?.permissions().mode();
+    let metadata = fs::metadata(dir).map_err(io_error(dir))?;
+    let mode = metadata.permissions().mode();
     if mode & 0o077 != 0 {
         fs::set_permissions(dir, Permissions::from_mode(mode & 0o700)).map_err(io_error(dir))?;
     }
-    Ok(())
+    Ok(metadata.uid())
 }
 
-/// The file's contents, trimmed, unless it is missing; refused when others can read it.
-fn read_private(path: &Path) -> Result<Option<String>, StateError> {
-    let metadata = match fs::metadata(path) {
-        Ok(metadata) => metadata,
+/// The file's contents, trimmed, unless it is missing. It is opened without following a
+/// symbolic link and judged by the file opened, so it cannot be swapped in between: refused
+/// unless it is a regular file of `owner`'s that nobody else can read.
+fn read_private(path: &Path, owner: u32) -> Result<Option<String>, StateError> {
+    let foreign = || StateError::Foreign { path: path.display().to_string() };
+    let opened = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path);
+    let mut file = match opened {
+        Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => return Err(foreign()),
         Err(error) => return Err(io_error(path)(error)),
     };
+    let metadata = file.metadata().map_err(io_error(path))?;
+    if !metadata.is_file() || metadata.uid() != owner {
+        return Err(foreign());
+    }
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(StateError::Exposed { path: path.display().to_string(), mode });
     }
-    let text = fs::read_to_string(path).map_err(io_error(path))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io_error(path))?;
     Ok(Some(text.trim().to_owned()))
 }
 

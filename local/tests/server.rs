@@ -165,6 +165,25 @@ const REGISTER: &str = "/fe/users/auth/otp/register";
 const VERIFY: &str = "/fe/users/auth/otp/verify";
 const RESEND: &str = "/fe/users/auth/otp/resend";
 
+/// Runs `command`, which must refuse to start: its standard error once it has exited with a
+/// failure. A server that starts instead is stopped after 20 s and fails the test, rather
+/// than holding it for ever.
+fn refused_start(command: &mut Command) -> String {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let output = child.wait_with_output().unwrap();
+            panic!("started instead: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "refused");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn phone() -> Value {
     json!({"phone_number": "9876543219", "countryCode": "+91"})
 }
@@ -405,15 +424,13 @@ async fn a_pumping_campaign_is_paused_by_the_breaker_and_real_users_are_not() {
 
 #[test]
 fn a_message_that_would_take_two_segments_stops_the_start_naming_its_locale() {
-    let output = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["--port", "0"])
         .env("OTP_LOCAL_STATE_DIR", std::env::temp_dir().join("otp-local-two-segments"))
         .env("SMS_WEBOTP_DOMAIN", "app.example.com")
-        .env("SMS_LOCALES", "hi")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .env("SMS_LOCALES", "hi");
+    let stderr = refused_start(&mut command);
     assert!(
         stderr.contains("the hi message") && stderr.contains("SMS_ALLOW_MULTIPART"),
         "{stderr}"
@@ -422,14 +439,12 @@ fn a_message_that_would_take_two_segments_stops_the_start_naming_its_locale() {
 
 #[test]
 fn configuration_errors_name_the_variable() {
-    let output = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["--port", "0"])
         .env("OTP_LOCAL_STATE_DIR", std::env::temp_dir().join("otp-local-config-error"))
-        .env("OTP_LENGTH", "12")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .env("OTP_LENGTH", "12");
+    let stderr = refused_start(&mut command);
     assert!(stderr.contains("OTP_LENGTH"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
     assert!(stderr.starts_with("otp-local: OTP_LENGTH is invalid"), "not Rust's Debug: {stderr}");
@@ -460,16 +475,14 @@ fn a_kept_secret_that_others_can_read_stops_the_start() {
     let secret = state_dir.join("jwt-secret");
     std::fs::write(&secret, "0123456789abcdef0123456789abcdef0123456789abcdef").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let output = Command::new(BIN)
-        .args(["--port", "0"])
-        .env("OTP_LOCAL_STATE_DIR", &state_dir)
-        .env_remove("JWT_SECRET")
-        .output()
-        .unwrap();
+    let stderr = refused_start(
+        Command::new(BIN)
+            .args(["--port", "0"])
+            .env("OTP_LOCAL_STATE_DIR", &state_dir)
+            .env_remove("JWT_SECRET"),
+    );
     let dir_mode = std::fs::metadata(&state_dir).unwrap().permissions().mode() & 0o777;
     let _ = std::fs::remove_dir_all(&state_dir);
-    assert!(!output.status.success(), "refused");
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("jwt-secret") && stderr.contains("chmod 600"), "{stderr}");
     assert_eq!(dir_mode, 0o700, "a directory others could enter is closed");
 }
@@ -505,14 +518,12 @@ fn web_autofill_alone_starts_and_names_the_built_in_languages_it_leaves_out() {
 #[test]
 fn settings_only_the_functions_read_are_checked_here_too() {
     let start = |name: &str, value: &str| {
-        let output = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["--port", "0"])
             .env("OTP_LOCAL_STATE_DIR", std::env::temp_dir().join("otp-local-aws-settings"))
-            .env(name, value)
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{name}={value} stops the start");
-        String::from_utf8_lossy(&output.stderr).into_owned()
+            .env(name, value);
+        refused_start(&mut command)
     };
     let senders = start("SMS_SENDERS", "US:origination_number=abc");
     assert!(senders.starts_with("otp-local: SMS_SENDERS is invalid"), "{senders}");
@@ -597,4 +608,28 @@ async fn the_pages_mint_no_token_with_a_secret_given_in_the_environment() {
     assert_eq!((minted.status, minted.body["code"].as_str()), (404, Some("NOT_FOUND")));
     let token = server.token("alice");
     assert_eq!(server.post(REGISTER, &token, phone()).await.status, 200, "the CLI still mints");
+}
+
+#[test]
+fn a_kept_secret_that_is_a_symbolic_link_stops_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = std::env::temp_dir().join(format!("otp-local-linked-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let state_dir = base.join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // A private file of the user's own, planted as the secret: never read through the link.
+    let elsewhere = base.join("elsewhere");
+    std::fs::write(&elsewhere, "0123456789abcdef0123456789abcdef0123456789abcdef").unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, state_dir.join("jwt-secret")).unwrap();
+    let stderr = refused_start(
+        Command::new(BIN)
+            .args(["--port", "0"])
+            .env("OTP_LOCAL_STATE_DIR", &state_dir)
+            .env_remove("JWT_SECRET"),
+    );
+    let _ = std::fs::remove_dir_all(&base);
+    assert!(stderr.contains("jwt-secret") && stderr.contains("symbolic link"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
 }
