@@ -75,8 +75,8 @@ pub fn kept(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<Str
 }
 
 /// Makes `dir` (0700) if missing, and takes group and other permissions off it if not;
-/// returns its owner's user id. Another user's directory cannot be closed, which stops the
-/// start.
+/// returns its owner's user id. Another user's directory can be neither closed nor entered,
+/// which stops the start, unless this process is root.
 fn private_dir(dir: &Path) -> Result<u32, StateError> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_error(dir))?;
     let metadata = fs::metadata(dir).map_err(io_error(dir))?;
@@ -88,11 +88,14 @@ fn private_dir(dir: &Path) -> Result<u32, StateError> {
 }
 
 /// The file's contents, trimmed, unless it is missing. It is opened without following a
-/// symbolic link and judged by the file opened, so it cannot be swapped in between: refused
-/// unless it is a regular file of `owner`'s that nobody else can read.
+/// symbolic link (and without waiting, should it be a named pipe) and judged by the file
+/// opened, so it cannot be swapped in between: refused unless it is a regular file of
+/// `owner`'s (or root's, who could have written any file) that nobody else can read.
 fn read_private(path: &Path, owner: u32) -> Result<Option<String>, StateError> {
+    const ROOT: u32 = 0;
     let foreign = || StateError::Foreign { path: path.display().to_string() };
-    let opened = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path);
+    let opened =
+        OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path);
     let mut file = match opened {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -100,7 +103,7 @@ fn read_private(path: &Path, owner: u32) -> Result<Option<String>, StateError> {
         Err(error) => return Err(io_error(path)(error)),
     };
     let metadata = file.metadata().map_err(io_error(path))?;
-    if !metadata.is_file() || metadata.uid() != owner {
+    if !metadata.is_file() || ![owner, ROOT].contains(&metadata.uid()) {
         return Err(foreign());
     }
     let mode = metadata.permissions().mode() & 0o777;

@@ -169,19 +169,28 @@ const RESEND: &str = "/fe/users/auth/otp/resend";
 /// failure. A server that starts instead is stopped after 20 s and fails the test, rather
 /// than holding it for ever.
 fn refused_start(command: &mut Command) -> String {
+    use std::io::Read;
     let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).unwrap();
+        text
+    });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if std::time::Instant::now() > deadline {
             child.kill().unwrap();
-            let output = child.wait_with_output().unwrap();
-            panic!("started instead: {}", String::from_utf8_lossy(&output.stderr));
+            child.wait().unwrap();
+            panic!("started instead: {}", stderr.join().unwrap());
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    assert!(!output.status.success(), "refused");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    assert!(!status.success(), "refused");
+    stderr.join().unwrap()
 }
 
 fn phone() -> Value {

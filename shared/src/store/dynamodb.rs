@@ -21,9 +21,10 @@
 //! Every write of a send or a check is safe to retry after its answer was lost: a retried
 //! transaction carries the SDK's idempotency token, and each condition also recognises the
 //! request's own earlier write (the challenge id it stored, the check id it recorded), so
-//! that nothing is counted twice. The writes that take something back (a withdrawal's
-//! put-back, delete and refunds, the breaker's tallies) cannot recognise their own earlier
-//! write, so they are never retried after an answer that may have been lost.
+//! that nothing is counted twice. The writes that cannot recognise their own earlier write
+//! (a withdrawal's put-back, delete and refunds; the breaker's tallies) are never retried
+//! after an answer that may have been lost: the withdrawal's go again only on DynamoDB's
+//! not-applied answers, and a tally that fails is dropped.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -998,6 +999,7 @@ fn refused_unapplied<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool
                 | "ProvisionedThroughputExceededException"
                 | "RequestLimitExceeded"
                 | "TransactionConflictException"
+                | "ReplicatedWriteConflictException"
         )
     )
 }
