@@ -23,8 +23,9 @@
 //! request's own earlier write (the challenge id it stored, the check id it recorded), so
 //! that nothing is counted twice. The writes that cannot recognise their own earlier write
 //! (a withdrawal's put-back, delete and refunds; the breaker's tallies) are never retried
-//! after an answer that may have been lost: the withdrawal's go again only on DynamoDB's
-//! not-applied answers, and a tally that fails is dropped.
+//! after an answer that may have been lost: they go again only on DynamoDB's not-applied
+//! answers (throttling, a conflict), and otherwise fail (a tally is then dropped, a
+//! withdrawal reported).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -81,6 +82,9 @@ const SAVED_FIELDS: [(&str, &str); 8] = [
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
+    /// The same client without the SDK's retries, for the writes that must not apply twice
+    /// (see [`send_unrepeated`]).
+    unretried: Client,
     table: String,
     budget: Duration,
     attempts_seen: AttemptsSeen,
@@ -124,7 +128,9 @@ impl DynamoStore {
     /// The store on `table`, through `client`, with [`DEFAULT_CALL_BUDGET`] per call.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         let attempts_seen = AttemptsSeen::default();
-        Self { client, table: table.into(), budget: DEFAULT_CALL_BUDGET, attempts_seen }
+        let unretried = client.config().to_builder().retry_config(RetryConfig::disabled()).build();
+        let unretried = Client::from_conf(unretried);
+        Self { client, unretried, table: table.into(), budget: DEFAULT_CALL_BUDGET, attempts_seen }
     }
 
     /// The same store with another time budget per call.
@@ -343,7 +349,7 @@ impl DynamoStore {
         let forgotten =
             SAVED_FIELDS.iter().map(|(field, _)| format!("prev_{field}")).collect::<Vec<_>>();
         let restore = self
-            .client
+            .unretried
             .update_item()
             .table_name(&self.table)
             .key("pk", key.clone())
@@ -358,11 +364,7 @@ impl DynamoStore {
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":none", string(""))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let ours = match send_unrepeated(|| {
-            restore.clone().customize().config_override(no_retries()).send()
-        })
-        .await
-        {
+        let ours = match send_unrepeated(|| restore.clone().send()).await {
             Ok(_) => true,
             Err(SdkError::ServiceError(error)) => match error.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(failed) => {
@@ -385,7 +387,7 @@ impl DynamoStore {
         let mut refunds = tokio::task::JoinSet::new();
         for slot in slots(withdrawal.refund) {
             let refund = self
-                .client
+                .unretried
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", counter_key(slot.item_counter()))
@@ -400,9 +402,7 @@ impl DynamoStore {
                     .condition_expression("sends >= :one AND #hour >= :one")
                     .expression_attribute_names("#hour", hour_field(hour)),
             };
-            refunds.spawn(send_unrepeated(move || {
-                refund.clone().customize().config_override(no_retries()).send()
-            }));
+            refunds.spawn(send_unrepeated(move || refund.clone().send()));
         }
         let mut failed_refunds = 0;
         while let Some(done) = refunds.join_next().await {
@@ -428,16 +428,14 @@ impl DynamoStore {
     /// whether it did.
     async fn delete_challenge(&self, key: AttributeValue, id: &str) -> Result<bool, StoreError> {
         let delete = self
-            .client
+            .unretried
             .delete_item()
             .table_name(&self.table)
             .key("pk", key)
             .condition_expression("challenge_id = :id AND used = :false")
             .expression_attribute_values(":id", string(id))
             .expression_attribute_values(":false", AttributeValue::Bool(false));
-        let deleted =
-            send_unrepeated(|| delete.clone().customize().config_override(no_retries()).send())
-                .await;
+        let deleted = send_unrepeated(|| delete.clone().send()).await;
         match deleted {
             Ok(_) => Ok(true),
             Err(error)
@@ -859,8 +857,9 @@ impl DynamoStore {
         Ok((verified, readings))
     }
 
-    /// One `UpdateItem` per destination, all at once, each attempted once: an `ADD` is not
-    /// idempotent, and a tally one short is better than one counted twice. Each also removes
+    /// One `UpdateItem` per destination, all at once, each sent again only when DynamoDB
+    /// answered that it did not apply it ([`send_unrepeated`]): an `ADD` is not idempotent,
+    /// and a tally one short is better than one counted twice. Each also removes
     /// the buckets that left the window in the last two hours, so that a destination with
     /// steady traffic keeps one window of buckets; one that falls silent expires whole.
     async fn tally_once(
@@ -871,7 +870,7 @@ impl DynamoStore {
     ) -> Result<(), StoreError> {
         let mut updates = tokio::task::JoinSet::new();
         for destination in destinations {
-            let client = self.client.clone();
+            let client = self.unretried.clone();
             let table = self.table.clone();
             let key = destination_key(destination);
             updates.spawn(async move { tally_item(&client, &table, key, event, now).await });
@@ -935,18 +934,18 @@ async fn tally_item(
                 .condition_expression("attribute_not_exists(purge_at) OR purge_at <= :purge_at")
                 .expression_attribute_values(":purge_at", number(breaker::bucket_expiry(bucket)));
         }
-        update.customize().config_override(no_retries())
+        update
     };
     let conditional_failed = |error: &SdkError<UpdateItemError, _>| {
         error.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception)
     };
-    match update(!event.takes_back()).send().await {
+    match send_unrepeated(|| update(!event.takes_back()).send()).await {
         Ok(_) => Ok(()),
         // A take-back with nothing to take.
         Err(error) if event.takes_back() && conditional_failed(&error) => Ok(()),
         // The item lives longer than this bucket's window: count without shortening it.
         Err(error) if conditional_failed(&error) => {
-            update(false).send().await.map(|_| ()).map_err(StoreError::new)
+            send_unrepeated(|| update(false).send()).await.map(|_| ()).map_err(StoreError::new)
         }
         Err(error) => Err(StoreError::new(error)),
     }
@@ -957,18 +956,12 @@ fn failed(reason: &CancellationReason) -> bool {
     reason.code() == Some("ConditionalCheckFailed")
 }
 
-/// A client configuration without the SDK's retries, for a write that must not be
-/// repeated after an attempt whose answer was lost.
-fn no_retries() -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled())
-}
-
 /// How many times [`send_unrepeated`] sends a write DynamoDB refused unapplied.
 const UNREPEATED_TRIES: u32 = 3;
 
 /// Sends a write that must not apply twice (its condition cannot recognise its own earlier
-/// write), made by `send` without the SDK's retries: again only when DynamoDB answered that
-/// it did not apply it (throttling, a conflicting transaction), after 10 ms and then 20.
+/// write), made by `send` on the client without the SDK's retries: again only when DynamoDB
+/// answered that it did not apply it (throttling, a conflict), after 10 ms and then 20.
 /// Any other failure (a timeout, a lost connection, a server error) may hide an applied
 /// write and is returned as it is.
 async fn send_unrepeated<T, E, R, F>(send: impl Fn() -> F) -> Result<T, SdkError<E, R>>

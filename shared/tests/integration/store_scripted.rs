@@ -502,3 +502,20 @@ async fn a_withdrawal_never_repeats_a_write_that_may_have_been_applied() {
     assert!(store.withdraw(withdrawal).await.is_err(), "reported");
     assert_eq!((lost.num_calls(), refund.num_calls()), (1, 0));
 }
+
+#[tokio::test]
+async fn a_tally_goes_again_only_when_dynamodb_did_not_apply_it() {
+    use otp_shared::otp::breaker::{Destination, Scope, Tallied};
+    let prefix = [Destination { scope: Scope::Prefix, value: "91700".into() }];
+    let throttled_once = mock!(Client::update_item)
+        .sequence()
+        .http_status(400, Some(throttling_body()))
+        .output(|| UpdateItemOutput::builder().build())
+        .build();
+    store(&[&throttled_once]).tally(&prefix, Tallied::Sent, NOW).await.expect("tallied");
+    assert_eq!(throttled_once.num_calls(), 2, "throttled, so not applied: sent again");
+
+    let lost = mock!(Client::update_item).sequence().http_status(500, None).repeatedly().build();
+    assert!(store(&[&lost]).tally(&prefix, Tallied::Sent, NOW).await.is_err());
+    assert_eq!(lost.num_calls(), 1, "an answer that may hide an applied ADD is not repeated");
+}
