@@ -6,7 +6,7 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint deny audit test-rust test-template test-contract test-scripts test-docs test-browser test-examples test-load test-bench bench profile build emulator fuzz fault-matrix load
+.PHONY: run test lint deny audit unit test-rust test-template test-contract test-scripts test-docs test-browser test-examples test-load test-bench bench profile build emulator fuzz fault-matrix load
 
 run:
 	cargo run -p otp-local -- --port $(PORT)
@@ -24,20 +24,33 @@ lint:
 # other tests for the CPU, nor theirs with it.
 ALONE := breaker_campaign::dynamodb fault_matrix::
 test-rust: $(TOOLS)
-	scripts/with-moto.sh sh -c 'cargo test --workspace --all-features -- $(addprefix --skip ,$(ALONE)) && \
+	scripts/harness/with-moto.sh sh -c 'cargo test --workspace --all-features -- $(addprefix --skip ,$(ALONE)) && \
 	  cargo test -p otp-shared --all-features --test integration breaker_campaign::dynamodb && \
 	  cargo test -p otp-shared --all-features --test integration fault_matrix::'
+
+# The Rust tests that need no moto, no Python and no browser: test-rust's run without
+# with-moto.sh, skipping (libtest's --skip matches any part of a test's path) every test
+# that reaches moto through otp_testkit::moto, which fails without MOTO_ENDPOINT (or, for
+# the fault matrix, FAULT_PROXY_ENDPOINT): the `moto` module of otp-shared's integration
+# binary, the DynamoDB halves of the store contract and of the pumping campaigns, the fault
+# matrix, and the one telemetry test that serves requests over moto. No Rust test needs
+# Python or a browser (otp-local's own tests speak plain HTTP to the binary); those checks
+# are the scripts' (test-scripts, test-browser, test-docs, ...).
+NEEDS_MOTO := moto:: store_contract::dynamodb:: breaker_campaign::dynamodb:: fault_matrix:: \
+  telemetry::at_every_level_audit_events_and_metrics_are_written_and_no_secret_or_body
+unit:
+	cargo test --workspace --all-features -- $(addprefix --skip ,$(NEEDS_MOTO))
 
 # schemathesis against otp-local with openapi.yaml (no 5xx, every response as specified), then
 # the verification tokens checked with PyJWT.
 test-contract: $(TOOLS)
-	scripts/contract.sh
+	scripts/e2e/contract.sh
 
 # The test tools' own tests: the fault proxy against botocore, the Lambda Runtime API
 # emulator against a stand-in function.
 test-scripts: $(TOOLS)
-	$(VENV)/bin/python scripts/test_fault_proxy.py
-	$(VENV)/bin/python scripts/test_lambda_runtime.py
+	$(VENV)/bin/python scripts/harness/test_fault_proxy.py
+	$(VENV)/bin/python scripts/harness/test_lambda_runtime.py
 
 # Debian's Chromium and its WebDriver (chromium-driver depends on chromium), when missing.
 CHROMEDRIVER := /usr/bin/chromedriver
@@ -46,15 +59,15 @@ $(CHROMEDRIVER):
 	$(SUDO) apt-get install -y -qq --no-install-recommends chromium-driver || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium-driver; }
 
-# The Mermaid CLI (pinned in scripts/mermaid/package-lock.json), drawing in Debian's
+# The Mermaid CLI (pinned in scripts/docs/mermaid/package-lock.json), drawing in Debian's
 # Chromium rather than the browser puppeteer would download; and npm, from Debian, if absent.
 NPM := /usr/bin/npm
-MMDC := scripts/mermaid/node_modules/.bin/mmdc
+MMDC := scripts/docs/mermaid/node_modules/.bin/mmdc
 $(NPM):
 	$(SUDO) apt-get install -y -qq --no-install-recommends npm || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
-$(MMDC): scripts/mermaid/package-lock.json | $(NPM)
-	cd scripts/mermaid && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
+$(MMDC): scripts/docs/mermaid/package-lock.json | $(NPM)
+	cd scripts/docs/mermaid && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
 	touch $@
 
 # The docs held to the code: every relative link and #anchor of README.md and docs/, every
@@ -62,27 +75,27 @@ $(MMDC): scripts/mermaid/package-lock.json | $(NPM)
 # rules first), and the README's quickstart run as pasted against a fresh otp-local. The
 # tables that tests compare with the code (configuration, fault matrix) are in test-rust.
 test-docs: $(TOOLS) $(CHROMEDRIVER) $(MMDC)
-	$(VENV)/bin/python scripts/check_links.py --self-test
-	$(VENV)/bin/python scripts/check_mermaid.py --self-test --mmdc $(MMDC)
+	$(VENV)/bin/python scripts/docs/check_links.py --self-test
+	$(VENV)/bin/python scripts/docs/check_mermaid.py --self-test --mmdc $(MMDC)
 	cargo build -q -p otp-local
-	$(VENV)/bin/python scripts/test_quickstart.py --binary target/debug/otp-local
+	$(VENV)/bin/python scripts/e2e/test_quickstart.py --binary target/debug/otp-local
 
 # The console and the demo page of otp-local in headless Chromium, through WebDriver
-# (scripts/test_browser.py says what it checks); screenshots land in target/browser.
+# (scripts/e2e/test_browser.py says what it checks); screenshots land in target/browser.
 test-browser: $(TOOLS) $(CHROMEDRIVER)
 	cargo build -q -p otp-local
-	$(VENV)/bin/python scripts/test_browser.py --binary target/debug/otp-local --screenshots target/browser
+	$(VENV)/bin/python scripts/e2e/test_browser.py --binary target/debug/otp-local --screenshots target/browser
 
 # The backend examples (examples/backend: PyJWT, jose, jsonwebtoken) against a live
-# otp-local: a good token accepted, nine bad ones refused (scripts/test_backend_examples.py).
+# otp-local: a good token accepted, nine bad ones refused (scripts/e2e/test_backend_examples.py).
 test-examples: $(TOOLS) | $(NPM)
 	cargo build -q -p otp-local -p otp-backend-example
-	$(VENV)/bin/python scripts/test_backend_examples.py --otp-local target/debug/otp-local --rust-example target/debug/check-token
+	$(VENV)/bin/python scripts/e2e/test_backend_examples.py --otp-local target/debug/otp-local --rust-example target/debug/check-token
 
 # A small load run of the real function binaries (debug build), so `make load` cannot rot.
 test-load: $(TOOLS)
 	cargo build -q -p otp-register -p otp-verify
-	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/load.py --target-dir target/debug --moto "$$MOTO_ENDPOINT" --processes 2 --users 20'
+	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/perf/load.py --target-dir target/debug --moto "$$MOTO_ENDPOINT" --processes 2 --users 20'
 
 # The load run: LOAD_PROCESSES instances of register and of verify (release build) under
 # the Runtime API emulator, against moto, with hostile traffic; fails on any 5xx or any
@@ -91,7 +104,7 @@ LOAD_PROCESSES ?= 8
 LOAD_USERS ?= 200
 load: $(TOOLS)
 	cargo build -q --release -p otp-register -p otp-verify
-	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/load.py --target-dir target/release --moto "$$MOTO_ENDPOINT" --processes $(LOAD_PROCESSES) --users $(LOAD_USERS)'
+	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/perf/load.py --target-dir target/release --moto "$$MOTO_ENDPOINT" --processes $(LOAD_PROCESSES) --users $(LOAD_USERS)'
 
 # Supply chain: licenses, banned and duplicate crates (duplicates warn), sources
 # (crates.io only); see deny.toml. `make audit` adds the RustSec advisories.
@@ -101,7 +114,7 @@ deny: $(DENY)
 	$(DENY) check licenses bans sources
 
 audit: $(DENY)
-	scripts/audit.sh $(DENY)
+	scripts/supply-chain/audit.sh $(DENY)
 
 $(DENY):
 	cargo install --quiet --locked --root .tools cargo-deny@$(DENY_VERSION)
@@ -109,13 +122,13 @@ $(DENY):
 # The functions' start-up and per-request cost against a bare lambda_http function: the
 # release binaries under the Runtime API emulator, against moto behind the counting proxy,
 # also over TLS. Prints the table and writes target/bench/latest.json (BENCH_COMPARE=FILE
-# compares with an earlier run). scripts/bench.py says what each figure is.
+# compares with an earlier run). scripts/perf/bench.py says what each figure is.
 BENCH_COLD ?= 15
 BENCH_WARM ?= 300
 BENCH_BINARIES := -p otp-register -p otp-resend -p otp-verify -p otp-bench-baseline
 bench: $(TOOLS)
 	cargo build -q --release $(BENCH_BINARIES)
-	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/bench.py --target-dir target/release \
+	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/perf/bench.py --target-dir target/release \
 	  --moto "$$MOTO_ENDPOINT" --cold $(BENCH_COLD) --warm $(BENCH_WARM) --tls \
 	  --json target/bench/latest.json $(if $(BENCH_COMPARE),--compare $(BENCH_COMPARE))'
 
@@ -126,7 +139,7 @@ PROFILE_DIR := target/bench/perf
 profile: $(TOOLS)
 	command -v perf >/dev/null || { echo "make profile needs perf (Debian: linux-perf)"; exit 1; }
 	cargo build -q --profile profiling $(BENCH_BINARIES)
-	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/bench.py --target-dir target/profiling \
+	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/perf/bench.py --target-dir target/profiling \
 	  --moto "$$MOTO_ENDPOINT" --cold 1 --warm $(BENCH_WARM) --perf $(PROFILE_DIR)'
 	for f in otp-register otp-resend otp-verify; do \
 	  echo "== $$f: by library"; perf report -i $(PROFILE_DIR)/$$f.data --no-children --sort dso -g none -q | head -5; \
@@ -136,7 +149,7 @@ profile: $(TOOLS)
 # One cold start and ten warm invocations of each (debug build), so `make bench` cannot rot.
 test-bench: $(TOOLS)
 	cargo build -q $(BENCH_BINARIES)
-	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/bench.py --target-dir target/debug \
+	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/perf/bench.py --target-dir target/debug \
 	  --moto "$$MOTO_ENDPOINT" --cold 1 --warm 10 --tls'
 
 # The template's lint, then what `sam local invoke` gives each function (SAM CLI's own
@@ -145,7 +158,7 @@ test-template: $(TOOLS)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint
 	cargo build -q -p otp-register -p otp-verify -p otp-resend
-	scripts/with-moto.sh sh -c '$(VENV)/bin/python scripts/test_sam_local.py --target-dir target/debug --moto "$$MOTO_ENDPOINT"'
+	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/e2e/test_sam_local.py --target-dir target/debug --moto "$$MOTO_ENDPOINT"'
 
 # The deployable artefacts: one arm64 `bootstrap` per function under .aws-sam/build.
 # AWS_LC_SYS_NO_JITTER_ENTROPY: as in .cargo/config.toml, named again in case SAM builds
@@ -165,7 +178,7 @@ fuzz:
 
 # moto's DynamoDB and SNS on 127.0.0.1:5000 with the table, for `cargo lambda watch`.
 emulator: $(TOOLS)
-	$(VENV)/bin/python scripts/emulator.py
+	$(VENV)/bin/python scripts/harness/emulator.py
 
 $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -174,4 +187,4 @@ $(TOOLS): requirements-dev.txt
 
 # Rewrites the fault matrix of docs/operating.md from what the fault test observes.
 fault-matrix: $(TOOLS)
-	FAULT_MATRIX_WRITE=1 scripts/with-moto.sh cargo test -p otp-shared --all-features --test integration fault_matrix::
+	FAULT_MATRIX_WRITE=1 scripts/harness/with-moto.sh cargo test -p otp-shared --all-features --test integration fault_matrix::

@@ -1,4 +1,4 @@
-//! moto's DynamoDB and SNS emulation, which `make test` starts (`scripts/with-moto.sh`) and
+//! moto's DynamoDB and SNS emulation, which `make test` starts (`scripts/harness/with-moto.sh`) and
 //! names in `MOTO_ENDPOINT`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -78,7 +78,7 @@ async fn sent_sms_at(endpoint: &str, phone: &str) -> Vec<String> {
 /// How long a store call against the emulator may take. moto serialises every request
 /// behind one lock, so forty conflicting transactions on a 2-core CI machine that is also
 /// running other test binaries can take seconds; these tests are about exactness, not
-/// latency (the deployed budget, `STORE_CALL_BUDGET`, is measured by `make bench`).
+/// latency (the deployed budget, `CALL_BUDGET`, is measured by `make bench`).
 pub const EMULATOR_CALL_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A DynamoDB store on `table` through `client`, with [`EMULATOR_CALL_BUDGET`] per call.
@@ -217,7 +217,7 @@ impl Intercept for RequestLog {
     }
 }
 
-/// The fault-injecting proxy (`scripts/fault_proxy.py`) in front of an emulator of its
+/// The fault-injecting proxy (`scripts/harness/fault_proxy.py`) in front of an emulator of its
 /// own, from `FAULT_PROXY_ENDPOINT` and `FAULT_PROXY_UPSTREAM`: point an SDK at
 /// [`FaultProxy::sdk`], tell the proxy which calls to fail, and look behind it with
 /// [`FaultProxy::direct_sdk`] and [`FaultProxy::sent_sms`].

@@ -1,6 +1,6 @@
 //! Every fault on every AWS call of every endpoint, through the API the functions run, over
 //! the SDK clients they build, against moto behind the fault-injecting proxy
-//! (`scripts/fault_proxy.py`). For each: the answer is a JSON 503 with `Retry-After`, what
+//! (`scripts/harness/fault_proxy.py`). For each: the answer is a JSON 503 with `Retry-After`, what
 //! is left behind is consistent, and afterwards the same user registers, verifies and
 //! resends as if nothing had happened, on the same API.
 //!

@@ -1,6 +1,6 @@
 """A bounded load run: the real register and verify functions, several instances of each
-under the Lambda Runtime API emulator (scripts/lambda_runtime.py), against moto serving one
-request at a time, driven in parallel with a share of hostile traffic.
+under the Lambda Runtime API emulator (scripts/harness/lambda_runtime.py), against moto
+serving one request at a time, driven in parallel with a share of hostile traffic.
 
     load.py --target-dir target/release --moto http://127.0.0.1:PORT [--processes 8] [--users 200]
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import boto3
 import jwt
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "harness"))
 from lambda_runtime import REGISTER, VERIFY, Pool, apigw_event  # noqa: E402
 
 PHONE_CAP = 5

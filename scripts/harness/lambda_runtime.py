@@ -5,7 +5,7 @@ Each `FunctionProcess` is one function instance: an HTTP server speaking the Run
 child process polling it. `Pool` spreads invocations over several instances of one binary;
 `apigw_event` builds the API Gateway HTTP API (payload 2.0) events `lambda_http` expects.
 
-CLI: python scripts/lambda_runtime.py BINARY EVENT_JSON_FILE [--env-file F]
+CLI: python scripts/harness/lambda_runtime.py BINARY EVENT_JSON_FILE [--env-file F]
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The fake behaves like a Lambda runtime client: one keep-alive connection to the Runtime API,
 a loop on /next, an echo of each event's body, /error when the body asks for it.
-Run: python scripts/test_lambda_runtime.py (prints one line per check; non-zero on failure).
+Run: python scripts/harness/test_lambda_runtime.py (prints one line per check; non-zero on
+failure).
 """
 
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lambda_runtime import FunctionFailed, FunctionProcess, Pool, apigw_event  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 INIT_SECONDS = 0.2  # FAKE_FUNCTION's sleep before its first /next
 
 FAKE_FUNCTION = r'''

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs a command with moto's AWS emulation (serving one request at a time, as
-# scripts/moto_serial.py explains) on a free local port, exported to it as MOTO_ENDPOINT;
-# and a second moto behind the fault-injecting proxy (scripts/fault_proxy.py), exported as
-# FAULT_PROXY_ENDPOINT and, for looking behind the proxy, FAULT_PROXY_UPSTREAM, so that
-# fault runs, with their held and repeated calls, never slow the other tests. Stops them
-# all afterwards, whatever the command's outcome.
+# scripts/harness/moto_serial.py explains) on a free local port, exported to it as
+# MOTO_ENDPOINT; and a second moto behind the fault-injecting proxy
+# (scripts/harness/fault_proxy.py), exported as FAULT_PROXY_ENDPOINT and, for looking behind
+# the proxy, FAULT_PROXY_UPSTREAM, so that fault runs, with their held and repeated calls,
+# never slow the other tests. Stops them all afterwards, whatever the command's outcome.
 set -euo pipefail
 
 venv="${VENV:-.venv}"

@@ -41,4 +41,4 @@ token=$("$bin" token --sub schemathesis)
   --report-dir "$state/report"
 
 # The verification tokens, checked with an independent JWS implementation as a backend would.
-"$venv/bin/python" scripts/check_verification_tokens.py "$bin"
+"$venv/bin/python" scripts/e2e/check_verification_tokens.py "$bin"

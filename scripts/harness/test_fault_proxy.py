@@ -1,4 +1,4 @@
-"""Self-test of fault_proxy.py: `.venv/bin/python scripts/test_fault_proxy.py`.
+"""Self-test of fault_proxy.py: `.venv/bin/python scripts/harness/test_fault_proxy.py`.
 
 Starts moto_serial.py and the proxy on free ports, drives them with boto3 (one attempt per
 call, so each fault is seen once), prints one line per check, and exits 1 on the first

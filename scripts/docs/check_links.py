@@ -3,7 +3,7 @@
 for an anchor, one of its headings makes that anchor as GitHub makes them (lower case,
 punctuation but hyphens dropped, spaces to hyphens, repeats numbered -1, -2, ...).
 
-Run from the repository root: `python3 scripts/check_links.py`; exits 1 naming each broken
+Run from the repository root: `python3 scripts/docs/check_links.py`; exits 1 naming each broken
 link. `--self-test` checks the anchor rules on known headings and a broken link first."""
 
 import re

@@ -3,8 +3,8 @@
     bench.py --target-dir target/release --moto URL [--cold 15] [--warm 300] [--tls]
              [--json FILE] [--compare FILE]
 
-Each binary runs under the Lambda Runtime API emulator (scripts/lambda_runtime.py) with the
-template's environment, against moto behind the fault proxy (which counts the AWS requests
+Each binary runs under the Lambda Runtime API emulator (scripts/harness/lambda_runtime.py) with
+the template's environment, against moto behind the fault proxy (which counts the AWS requests
 by operation). For each binary: `--cold` fresh processes, each timed from spawn to its first
 `/next` (init) and through its first invocation; then one process serves `--warm`
 invocations of the happy path, whose latency, CPU time (user + system, from /proc, so
@@ -43,7 +43,10 @@ from pathlib import Path
 
 import jwt
 
+# The Runtime API emulator and the fault proxy are the test harness's, in scripts/harness.
+HARNESS = Path(__file__).resolve().parent.parent / "harness"
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(HARNESS))
 from lambda_runtime import REGISTER, RESEND, VERIFY, FunctionProcess, apigw_event  # noqa: E402
 from load import create_table  # noqa: E402
 
@@ -232,7 +235,7 @@ def measure(
 
 def start_proxy(upstream: str, tls: tuple[Path, Path] | None = None) -> tuple[subprocess.Popen, str]:
     """The fault proxy in front of `upstream` on a free port; over TLS with (cert, key)."""
-    command = [sys.executable, str(Path(__file__).parent / "fault_proxy.py"), "0", upstream]
+    command = [sys.executable, str(HARNESS / "fault_proxy.py"), "0", upstream]
     command += [str(path) for path in tls or ()]
     # Its stderr is dropped: a function stopped mid-connection is no error of the bench.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

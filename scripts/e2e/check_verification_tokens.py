@@ -20,7 +20,7 @@ import urllib.request
 import jwt
 
 PHONE = {"phone_number": "9876543219", "countryCode": "+91"}
-EC_KEY = os.path.join(os.path.dirname(__file__), "..", "testkit", "keys", "ec-private.pem")
+EC_KEY = os.path.join(os.path.dirname(__file__), "..", "..", "testkit", "keys", "ec-private.pem")
 
 
 def request(base, method, path, token=None, body=None):

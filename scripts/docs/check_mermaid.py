@@ -7,8 +7,9 @@ transitions, states, notes). Not a Mermaid parser: it catches the slips that sto
 
 Run from the repository root; exits 1 with file:line per problem. `--self-test` first checks
 that the good blocks below pass and the bad ones are reported. `--mmdc PATH` then parses and
-renders every block with the Mermaid CLI (in Debian's Chromium, as `scripts/mermaid/
-puppeteer.json` says), and fails on any block it cannot draw; `make test-docs` installs it."""
+renders every block with the Mermaid CLI (in Debian's Chromium, as
+`scripts/docs/mermaid/puppeteer.json` says), and fails on any block it cannot draw;
+`make test-docs` installs it."""
 
 import re
 import subprocess
@@ -145,7 +146,7 @@ def rendered(mmdc, root, lines):
     with tempfile.TemporaryDirectory() as work:
         source, target = Path(work) / "block.mmd", Path(work) / "block.svg"
         source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        config = root / "scripts" / "mermaid" / "puppeteer.json"
+        config = root / "scripts" / "docs" / "mermaid" / "puppeteer.json"
         run = subprocess.run([mmdc, "--quiet", "-p", str(config), "-i", str(source), "-o", str(target)],
                              capture_output=True, text=True, timeout=120)
         if run.returncode == 0 and target.exists() and target.stat().st_size > 0:

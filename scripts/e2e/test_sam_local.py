@@ -29,10 +29,10 @@ from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
 from samcli.yamlhelper import yaml_parse
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "harness"))
 from lambda_runtime import FunctionProcess  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE = ROOT / "template.yaml"
 FUNCTIONS = {"RegisterFunction": "otp-register", "VerifyFunction": "otp-verify", "ResendFunction": "otp-resend"}
 ROUTES = {"POST /fe/users/auth/otp/register": "RegisterFunction",

@@ -27,7 +27,7 @@ import urllib.request
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 EXAMPLES = os.path.join(ROOT, "examples", "backend")
 ISSUER, AUDIENCE = "otp-local", "backend"
 PHONE = {"phone_number": "9876543219", "countryCode": "+91"}
