@@ -16,8 +16,7 @@ use otp_local::state::{StateError, kept};
 use otp_local::{INBOX_PATH, JWKS_PATH, LocalServer, OPENAPI_PATH};
 use otp_shared::config::Settings;
 use otp_shared::http::{Api, Endpoint};
-use otp_shared::jwt::{self, JwtSettings, JwtVerifier};
-use otp_shared::otp::OtpService;
+use otp_shared::jwt::{self, JwtSettings};
 use otp_shared::otp::ports::{Clock, RandomSource};
 use otp_shared::sms::Inbox;
 use otp_shared::store::MemoryStore;
@@ -104,19 +103,11 @@ async fn serve(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let inbox = Inbox::echoing();
     let store = MemoryStore::new();
-    let otp = OtpService::new(
-        store.clone(),
-        inbox.clone(),
-        SystemClock,
-        OsRandom,
-        settings.policy,
-        settings.hash_key,
-    )
-    .with_verification_tokens(settings.verification_tokens);
-    let jwt = JwtVerifier::new(&settings.jwt).await?;
-    let mut server = LocalServer::new(Api::new(jwt, otp), inbox, store).with_feed(feed);
-    if generated_secret {
-        server = server.with_token_minting(settings.jwt);
+    let minting = generated_secret.then(|| settings.jwt.clone());
+    let api = Api::from_settings(settings, store.clone(), inbox.clone()).await?;
+    let mut server = LocalServer::new(api, inbox, store).with_feed(feed);
+    if let Some(jwt) = minting {
+        server = server.with_token_minting(jwt);
     }
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     let address = listener.local_addr()?;

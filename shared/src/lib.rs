@@ -11,11 +11,9 @@ pub mod aws;
 pub mod config;
 pub mod http;
 pub mod jwt;
+pub mod keyed_hash;
 pub mod otp;
 pub mod phone;
-pub mod secret;
-#[cfg(feature = "aws")]
-pub mod secrets;
 pub mod sms;
 pub mod store;
 pub mod system;

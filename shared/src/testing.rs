@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::keyed_hash::HashKey;
 use crate::otp::breaker::{Destination, Reading, Tallied};
 use crate::otp::message::Sms;
 use crate::otp::ports::{
@@ -13,7 +14,6 @@ use crate::otp::ports::{
 };
 use crate::otp::{OtpService, Policy};
 use crate::phone::PhoneNumber;
-use crate::secret::HashKey;
 use crate::sms::Inbox;
 use crate::store::MemoryStore;
 use crate::system::OsRandom;

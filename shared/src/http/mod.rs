@@ -1,6 +1,8 @@
 //! The HTTP layer shared by the three Lambda functions and the local server: a
 //! `lambda_http::Request` in, a JSON `Response` out.
 
+mod accept_language;
+mod compose;
 mod error;
 mod request;
 
@@ -15,11 +17,11 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
 
+pub use accept_language::accept_language;
 pub use error::{ApiError, ErrorBody};
 pub use request::{BodyError, PhoneBody, StringOrNumber, VerifyBody, json_object};
 
 use crate::jwt::JwtVerifier;
-use crate::otp::message::accept_language;
 use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender, StoreError};
 use crate::otp::{OtpError, OtpService, SendRequest, VerifyRequest};
 use crate::telemetry::AUDIT;
@@ -35,7 +37,7 @@ pub const VERIFIED_MESSAGE: &str = "Phone number verified successfully";
 
 /// The longest a request may take before it is answered `503`, unless the API is made
 /// with another: a backstop under the function timeout (see `crate::aws`).
-pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(12);
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(12);
 
 /// One of the three endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +104,7 @@ where
 {
     /// The API that checks tokens with `jwt` and serves codes with `otp`.
     pub fn new(jwt: JwtVerifier, otp: OtpService<S, M, C, R>) -> Self {
-        Self { jwt, otp, deadline: DEFAULT_REQUEST_DEADLINE }
+        Self { jwt, otp, deadline: REQUEST_DEADLINE }
     }
 
     /// The same API, answering `503` to a request not done within `deadline`.

@@ -3,20 +3,13 @@
 //! in ten-minute buckets; when, over the last hour, a prefix or a country has had enough
 //! sends and too few of them verified, new sends to it are refused for a while.
 //!
-//! The rolling hour is the bucket of `now` and the five before it: a send counts for at
-//! least 50 and less than 60 minutes, whatever the clock says, so nothing resets on the hour.
+//! The rolling hour is [`window`](super::time::window): the bucket of `now` and the five before it.
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::ports::EpochSeconds;
+use super::time::EpochSeconds;
 use crate::phone::PhoneNumber;
-
-/// Length of one tally bucket.
-pub const BUCKET_SECONDS: u64 = 600;
-
-/// Buckets in the rolling window: the current one and those before it.
-pub const BUCKETS: u64 = 6;
 
 /// What the breaker does when a destination's conversion is too low.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,7 +75,7 @@ impl FromStr for Ratio {
     }
 }
 
-/// The breaker's settings (`OTP_BREAKER_*`).
+/// The breaker's settings (`OTP_BREAKER_*`); their defaults are `crate::config::DEFAULTS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BreakerSettings {
     /// `OTP_BREAKER_MODE`.
@@ -101,19 +94,6 @@ pub struct BreakerSettings {
     pub min_conversion: Ratio,
     /// How long a tripped destination refuses sends (`OTP_BREAKER_COOLDOWN_SECONDS`).
     pub cooldown_seconds: u64,
-}
-
-impl Default for BreakerSettings {
-    fn default() -> Self {
-        Self {
-            mode: BreakerMode::Enforce,
-            prefix_digits: 5,
-            min_sends: 20,
-            country_min_sends: 100,
-            min_conversion: Ratio(2_000),
-            cooldown_seconds: 3600,
-        }
-    }
 }
 
 /// What a breaker tallies: a number prefix or a whole country.
@@ -174,22 +154,6 @@ pub fn destinations(settings: &BreakerSettings, phone: &PhoneNumber) -> Vec<Dest
         destinations.push(Destination { scope: Scope::Country, value: region.to_owned() });
     }
     destinations
-}
-
-/// The start of the bucket `now` falls in.
-pub fn bucket_of(now: EpochSeconds) -> EpochSeconds {
-    now - now % BUCKET_SECONDS
-}
-
-/// The starts of the buckets of the rolling window at `now`, newest first.
-pub fn window(now: EpochSeconds) -> Vec<EpochSeconds> {
-    let current = bucket_of(now);
-    (0..BUCKETS).filter_map(|back| current.checked_sub(back * BUCKET_SECONDS)).collect()
-}
-
-/// When a bucket's tally may be forgotten: once no window includes it.
-pub fn bucket_expiry(bucket: EpochSeconds) -> EpochSeconds {
-    bucket + BUCKETS * BUCKET_SECONDS
 }
 
 /// Sends and verifications counted.
@@ -365,33 +329,6 @@ mod tests {
                 let low = Ratio::of(tally.verified, sent) < settings.min_conversion;
                 prop_assert_eq!(verdict.is_some(), low, "judged on the conversion alone");
             }
-        }
-
-        /// A send counts in every window evaluated during the 50 minutes after it and in
-        /// none from an hour after it: no hour boundary resets the tally, and it forgets.
-        #[test]
-        fn a_send_counts_for_at_least_fifty_minutes_and_under_an_hour(
-            sent_at in 3600u64..100_000_000,
-            later in 0u64..7200,
-        ) {
-            let bucket = bucket_of(sent_at);
-            let counted = window(sent_at + later).contains(&bucket);
-            if later < (BUCKETS - 1) * BUCKET_SECONDS {
-                prop_assert!(counted, "dropped after {later} s");
-            }
-            if later >= BUCKETS * BUCKET_SECONDS {
-                prop_assert!(!counted, "still counted after {later} s");
-            }
-            prop_assert!(bucket_expiry(bucket) > sent_at + later || !counted);
-        }
-
-        /// The windows of two instants a second apart share all but at most one bucket: the
-        /// tally moves by one bucket at a time, never by a reset.
-        #[test]
-        fn consecutive_windows_overlap(now in 3600u64..100_000_000) {
-            let (before, after) = (window(now), window(now + 1));
-            let shared = before.iter().filter(|bucket| after.contains(bucket)).count();
-            prop_assert!(shared >= (BUCKETS - 1) as usize);
         }
     }
 }

@@ -7,9 +7,10 @@ use std::fmt;
 use super::breaker::BreakerSettings;
 use super::destinations::{Countries, CountryLimits, NumberTypes, Prefixes, TestNumbers};
 use super::message::{Messages, Sms};
-use crate::phone::{NumberType, PhoneNumber};
+use crate::phone::PhoneNumber;
 
-/// The OTP policy. A send limit of 0 disables it.
+/// The OTP policy. A send limit of 0 disables it. Its defaults are those of
+/// `crate::config::DEFAULTS`: `Policy::default()` reads an empty environment.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Digits in the code sent by SMS (`OTP_LENGTH`).
@@ -53,37 +54,6 @@ pub struct Policy {
     pub blocked_number_types: NumberTypes,
     /// Numbers that get a fixed code and no SMS (`OTP_TEST_NUMBERS`).
     pub test_numbers: TestNumbers,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            code_length: 6,
-            auth_code_length: 4,
-            code_ttl_seconds: 300,
-            max_attempts: 5,
-            resend_cooldown_seconds: 30,
-            max_sends_per_phone_per_hour: 5,
-            max_sends_per_subject_per_hour: 10,
-            max_sends_per_ip_per_hour: 50,
-            max_failed_verifications_per_subject_per_day: 20,
-            max_sends_per_hour: 0,
-            max_sends_per_day: 0,
-            max_sends_per_country_per_hour: CountryLimits::default(),
-            max_sends_per_country_per_day: CountryLimits::default(),
-            breaker: BreakerSettings::default(),
-            messages: Messages::default(),
-            allowed_countries: None,
-            denied_countries: Countries::default(),
-            denied_prefixes: Prefixes::default(),
-            blocked_number_types: NumberTypes::from([
-                NumberType::FixedLine,
-                NumberType::PremiumRate,
-                NumberType::SharedCost,
-            ]),
-            test_numbers: TestNumbers::default(),
-        }
-    }
 }
 
 /// Why a phone number may not be sent a code.

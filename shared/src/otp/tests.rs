@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use super::*;
+use crate::otp::ports::RandomSource;
+use crate::phone::PhoneNumber;
 use crate::sms::Inbox;
 use crate::store::MemoryStore;
 use crate::system::OsRandom;

@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::otp::breaker::{self, Destination, Reading, Tallied, Tally};
+use crate::otp::breaker::{Destination, Reading, Tallied, Tally};
 use crate::otp::ports::{
     AttemptRefusal, Challenge, ChallengeStore, Check, CheckOutcome, CounterKind, EpochSeconds,
     FullCounter, Issue, IssueOutcome, SendRefusal, StoreError, VerifiedPhone, Withdrawal,
 };
+use crate::otp::time;
 
 /// Challenges, counters and verified phones in a `HashMap` each. Clones share them.
 #[derive(Debug, Clone, Default)]
@@ -177,7 +178,7 @@ impl ChallengeStore for MemoryStore {
         let outcome = if challenge.code_digest == check.code_digest {
             challenge.used = true;
             if challenge.tallied && !check.tally.is_empty() {
-                let bucket = breaker::bucket_of(check.now);
+                let bucket = time::bucket_of(check.now);
                 for destination in check.tally {
                     state_tallies(tallies, destination, bucket).verified += 1;
                 }
@@ -224,9 +225,9 @@ impl ChallengeStore for MemoryStore {
         now: EpochSeconds,
     ) -> Result<(), StoreError> {
         let mut state = self.state();
-        let bucket = breaker::bucket_of(now);
+        let bucket = time::bucket_of(now);
         // Buckets no window reaches any more are dropped, as DynamoDB's TTL would.
-        let oldest = now.saturating_sub(breaker::BUCKETS * breaker::BUCKET_SECONDS);
+        let oldest = now.saturating_sub(time::BUCKETS * time::BUCKET_SECONDS);
         state.tallies.retain(|key, _| {
             key.rsplit('#').next().and_then(|start| start.parse::<u64>().ok()) >= Some(oldest)
         });

@@ -1,7 +1,7 @@
 //! Adapters of [`ChallengeStore`](crate::otp::ports::ChallengeStore).
 
 #[cfg(feature = "aws")]
-mod dynamodb;
+pub mod dynamodb;
 mod memory;
 
 #[cfg(feature = "aws")]

@@ -479,7 +479,8 @@ async fn parallel_right_codes_verify_once(store: impl ChallengeStore) {
 }
 
 async fn breaker_tallies_sum_over_the_window_and_trips_only_lengthen(store: impl ChallengeStore) {
-    use otp_shared::otp::breaker::{Destination, Reading, Scope, Tallied, Tally, window};
+    use otp_shared::otp::breaker::{Destination, Reading, Scope, Tallied, Tally};
+    use otp_shared::otp::time::window;
     let prefix = Destination { scope: Scope::Prefix, value: "91700".into() };
     let country = Destination { scope: Scope::Country, value: "IN".into() };
     let both = [prefix.clone(), country.clone()];
@@ -550,7 +551,7 @@ async fn store_tally(
     store: &impl ChallengeStore,
     destinations: &[otp_shared::otp::breaker::Destination],
 ) -> (u64, u64) {
-    let window = otp_shared::otp::breaker::window(NOW);
+    let window = otp_shared::otp::time::window(NOW);
     let reading = store.breaker_readings(destinations, &window).await.unwrap()[0];
     (reading.tally.sent, reading.tally.verified)
 }

@@ -21,7 +21,11 @@ async fn api_on(
     overrides: &[(&str, &str)],
 ) -> (AwsApi, RequestLog) {
     let settings = Settings::from_lookup(&example_env_with(overrides)).unwrap();
-    let aws = AwsSettings { table_name: table.to_owned(), senders: Default::default() };
+    let aws = AwsSettings {
+        table_name: table.to_owned(),
+        senders: Default::default(),
+        warm_clients: false,
+    };
     let log = RequestLog::default();
     let dynamodb = dynamodb_config(sdk).interceptor(log.clone()).build();
     let mut sns = sns_config(sdk).interceptor(log.clone());

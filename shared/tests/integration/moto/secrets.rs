@@ -1,8 +1,8 @@
 //! Secret settings fetched from moto's Secrets Manager and SSM Parameter Store.
 
 use aws_sdk_ssm::types::ParameterType;
+use otp_shared::aws::secrets::resolve;
 use otp_shared::config::ConfigError;
-use otp_shared::secrets::resolve;
 use otp_testkit::keys::ED_PRIVATE;
 use otp_testkit::moto::sdk;
 

@@ -83,7 +83,8 @@ async fn items_hold_no_code_phone_or_subject_in_clear_and_only_the_verified_reco
 
 #[tokio::test]
 async fn the_breaker_keeps_one_item_per_destination_that_a_trip_outlives() {
-    use otp_shared::otp::breaker::{BUCKET_SECONDS, Destination, Scope, Tallied, window};
+    use otp_shared::otp::breaker::{Destination, Scope, Tallied};
+    use otp_shared::otp::time::{BUCKET_SECONDS, window};
     let sdk = sdk().await;
     let table = fresh_table(&sdk).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
