@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::keyed_hash::HashKey;
 use crate::otp::breaker::{Destination, Reading, Tallied};
-use crate::otp::message::Sms;
+use crate::otp::message::Message;
 use crate::otp::ports::{
-    ChallengeStore, Check, CheckOutcome, Clock, EpochSeconds, Issue, IssueOutcome, RandomSource,
-    SmsError, SmsReceipt, SmsSender, StoreError, VerifiedPhone, Withdrawal,
+    ChallengeStore, Check, CheckOutcome, Clock, EpochSeconds, Issue, IssueOutcome, MessageSender,
+    RandomSource, Receipt, SendError, StoreError, VerifiedPhone, Withdrawal,
 };
 use crate::otp::{OtpService, Policy};
 use crate::phone::PhoneNumber;
@@ -33,7 +33,7 @@ pub fn hash_key() -> HashKey {
 pub fn service() -> ServiceBuilder<MemoryStore, Inbox, ManualClock, OsRandom> {
     ServiceBuilder {
         store: MemoryStore::new(),
-        sms: Inbox::new(),
+        sender: Inbox::new(),
         clock: ManualClock::new(START),
         random: OsRandom,
         policy: Policy::default(),
@@ -46,7 +46,7 @@ pub fn service() -> ServiceBuilder<MemoryStore, Inbox, ManualClock, OsRandom> {
 #[derive(Debug, Clone)]
 pub struct ServiceBuilder<S, M, C, R> {
     store: S,
-    sms: M,
+    sender: M,
     clock: C,
     random: R,
     policy: Policy,
@@ -57,26 +57,26 @@ pub struct ServiceBuilder<S, M, C, R> {
 impl<S, M, C, R> ServiceBuilder<S, M, C, R> {
     /// Uses `store`.
     pub fn store<T>(self, store: T) -> ServiceBuilder<T, M, C, R> {
-        let Self { sms, clock, random, policy, key, tokens, .. } = self;
-        ServiceBuilder { store, sms, clock, random, policy, key, tokens }
+        let Self { sender, clock, random, policy, key, tokens, .. } = self;
+        ServiceBuilder { store, sender, clock, random, policy, key, tokens }
     }
 
-    /// Sends SMS through `sms`.
-    pub fn sms<T>(self, sms: T) -> ServiceBuilder<S, T, C, R> {
+    /// Sends messages through `sender`.
+    pub fn sender<T>(self, sender: T) -> ServiceBuilder<S, T, C, R> {
         let Self { store, clock, random, policy, key, tokens, .. } = self;
-        ServiceBuilder { store, sms, clock, random, policy, key, tokens }
+        ServiceBuilder { store, sender, clock, random, policy, key, tokens }
     }
 
     /// Reads the time from `clock`.
     pub fn clock<T>(self, clock: T) -> ServiceBuilder<S, M, T, R> {
-        let Self { store, sms, random, policy, key, tokens, .. } = self;
-        ServiceBuilder { store, sms, clock, random, policy, key, tokens }
+        let Self { store, sender, random, policy, key, tokens, .. } = self;
+        ServiceBuilder { store, sender, clock, random, policy, key, tokens }
     }
 
     /// Draws codes and identifiers from `random`.
     pub fn random<T>(self, random: T) -> ServiceBuilder<S, M, C, T> {
-        let Self { store, sms, clock, policy, key, tokens, .. } = self;
-        ServiceBuilder { store, sms, clock, random, policy, key, tokens }
+        let Self { store, sender, clock, policy, key, tokens, .. } = self;
+        ServiceBuilder { store, sender, clock, random, policy, key, tokens }
     }
 
     /// Applies `policy`.
@@ -98,13 +98,13 @@ impl<S, M, C, R> ServiceBuilder<S, M, C, R> {
 impl<S, M, C, R> ServiceBuilder<S, M, C, R>
 where
     S: ChallengeStore,
-    M: SmsSender,
+    M: MessageSender,
     C: Clock,
     R: RandomSource,
 {
     /// The service.
     pub fn build(self) -> OtpService<S, M, C, R> {
-        OtpService::new(self.store, self.sms, self.clock, self.random, self.policy, self.key)
+        OtpService::new(self.store, self.sender, self.clock, self.random, self.policy, self.key)
             .with_verification_tokens(self.tokens)
     }
 }
@@ -162,11 +162,11 @@ impl RandomSource for FixedRandom {
 
 /// Fails every send, as a provider that refuses: the message will not arrive.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct BrokenSms;
+pub struct BrokenSender;
 
-impl SmsSender for BrokenSms {
-    async fn send(&self, _to: &PhoneNumber, _sms: &Sms) -> Result<SmsReceipt, SmsError> {
-        Err(SmsError::not_sent("provider down"))
+impl MessageSender for BrokenSender {
+    async fn send(&self, _to: &PhoneNumber, _sms: &Message) -> Result<Receipt, SendError> {
+        Err(SendError::not_sent("provider down"))
     }
 }
 

@@ -6,7 +6,7 @@ use otp_shared::http::{Api, Endpoint};
 use otp_shared::jwt::{JwtSettings, JwtVerifier};
 use otp_shared::keyed_hash::HashKey;
 use otp_shared::otp::Policy;
-use otp_shared::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender};
+use otp_shared::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource};
 use otp_shared::sms::Inbox;
 use otp_shared::store::MemoryStore;
 use otp_shared::system::OsRandom;
@@ -37,9 +37,9 @@ impl<S, M, C, R> ApiBuilder<S, M, C, R> {
         ApiBuilder { service: self.service.store(store), jwt: self.jwt }
     }
 
-    /// Sends SMS through `sms`.
-    pub fn sms<T>(self, sms: T) -> ApiBuilder<S, T, C, R> {
-        ApiBuilder { service: self.service.sms(sms), jwt: self.jwt }
+    /// Sends messages through `sender`.
+    pub fn sender<T>(self, sender: T) -> ApiBuilder<S, T, C, R> {
+        ApiBuilder { service: self.service.sender(sender), jwt: self.jwt }
     }
 
     /// Reads the time from `clock`.
@@ -76,7 +76,7 @@ impl<S, M, C, R> ApiBuilder<S, M, C, R> {
 impl<S, M, C, R> ApiBuilder<S, M, C, R>
 where
     S: ChallengeStore,
-    M: SmsSender,
+    M: MessageSender,
     C: Clock,
     R: RandomSource,
 {
@@ -130,7 +130,7 @@ impl Answer {
 pub async fn call<S, M, C, R>(api: &Api<S, M, C, R>, endpoint: Endpoint, request: Request) -> Answer
 where
     S: ChallengeStore,
-    M: SmsSender,
+    M: MessageSender,
     C: Clock,
     R: RandomSource,
 {

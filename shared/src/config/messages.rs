@@ -7,6 +7,7 @@ use super::ConfigError;
 use super::defaults::parse_default;
 use super::read::{optional, optional_parse, parse_or};
 use crate::otp::message::{CountryLocales, MessageError, Messages, Templates};
+use crate::sms::segments;
 
 /// The SMS texts: built-in and configured templates, languages, app name and autofill
 /// lines; each locale's message must fit one segment unless `SMS_ALLOW_MULTIPART`.
@@ -45,7 +46,7 @@ pub(super) fn messages(
     // still stops the start.
     let minutes = code_ttl_seconds.div_ceil(60);
     let named = |locale: &str| locales.is_some() || templates.has(locale);
-    match messages.fitting_one_segment(code_length, minutes, named) {
+    match segments::fit_one_segment(messages, code_length, minutes, named) {
         Ok((messages, left_out)) => {
             for error in left_out {
                 tracing::warn!(

@@ -5,10 +5,10 @@ use super::Api;
 use crate::config::{ConfigError, Settings};
 use crate::jwt::JwtVerifier;
 use crate::otp::OtpService;
-use crate::otp::ports::{ChallengeStore, SmsSender};
+use crate::otp::ports::{ChallengeStore, MessageSender};
 use crate::system::{OsRandom, SystemClock};
 
-impl<S: ChallengeStore, M: SmsSender> Api<S, M, SystemClock, OsRandom> {
+impl<S: ChallengeStore, M: MessageSender> Api<S, M, SystemClock, OsRandom> {
     /// The API over `store` and `sender`, on the system clock and the operating system's
     /// random source. Fails, naming `JWT_JWKS_URL`, when the JWT check cannot start.
     pub async fn from_settings(

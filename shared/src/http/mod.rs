@@ -22,7 +22,7 @@ pub use error::{ApiError, ErrorBody};
 pub use request::{BodyError, PhoneBody, StringOrNumber, VerifyBody, json_object};
 
 use crate::jwt::JwtVerifier;
-use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender, StoreError};
+use crate::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource, StoreError};
 use crate::otp::{OtpError, OtpService, SendRequest, VerifyRequest};
 use crate::telemetry::AUDIT;
 
@@ -98,7 +98,7 @@ pub struct Api<S, M, C, R> {
 impl<S, M, C, R> Api<S, M, C, R>
 where
     S: ChallengeStore,
-    M: SmsSender,
+    M: MessageSender,
     C: Clock,
     R: RandomSource,
 {

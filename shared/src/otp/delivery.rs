@@ -3,16 +3,21 @@
 
 /// What the provider said when it took a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SmsReceipt {
+pub struct Receipt {
     /// The provider's id of the message (SNS's `MessageId`), to match with its delivery
     /// records.
     pub message_id: Option<String>,
+    /// The parts the channel bills it as, for a channel that counts parts (an SMS's
+    /// segments).
+    pub segments: Option<usize>,
+    /// The encoding those parts are counted in (`GSM-7`, `UCS-2`).
+    pub encoding: Option<&'static str>,
 }
 
 /// The provider did not take the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("SMS was not sent ({delivery:?}): {reason}")]
-pub struct SmsError {
+#[error("the message was not sent ({delivery:?}): {reason}")]
+pub struct SendError {
     /// Whether the message may still arrive.
     pub delivery: Delivery,
     /// The provider's error code, or the kind of transport failure; never the provider's
@@ -20,7 +25,7 @@ pub struct SmsError {
     pub reason: String,
 }
 
-impl SmsError {
+impl SendError {
     /// The provider answered with a refusal, or was never reached: the message will not
     /// arrive.
     pub fn not_sent(reason: impl Into<String>) -> Self {

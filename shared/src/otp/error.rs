@@ -2,7 +2,7 @@
 //! dependency that failed. `crate::http` turns each into its HTTP answer.
 
 use super::challenge::{AttemptRefusal, StoreError};
-use super::delivery::SmsError;
+use super::delivery::SendError;
 use super::policy::DestinationRefusal;
 
 /// An expected refusal, or an unexpected failure of a dependency. Its `Display` is the
@@ -59,7 +59,7 @@ pub enum OtpError {
     TooManyAttempts,
     /// The SMS provider refused or failed; nothing usable was left behind.
     #[error("The SMS could not be sent; try again shortly")]
-    SmsUnavailable(#[source] SmsError),
+    SmsUnavailable(#[source] SendError),
     /// The store failed or did not answer in time.
     #[error("The service is unavailable; try again shortly")]
     Store(#[from] StoreError),

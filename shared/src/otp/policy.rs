@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::breaker::BreakerSettings;
 use super::destinations::{Countries, CountryLimits, NumberTypes, Prefixes, TestNumbers};
-use super::message::{Messages, Sms};
+use super::message::{Message, Messages};
 use crate::phone::PhoneNumber;
 
 /// The OTP policy. A send limit of 0 disables it. Its defaults are those of
@@ -128,7 +128,7 @@ impl Policy {
 
     /// The SMS for `code` to `phone`, in the first of `locales` there is a template for
     /// (see [`Messages::render`]).
-    pub fn message(&self, code: &str, phone: &PhoneNumber, locales: &[String]) -> Sms {
+    pub fn message(&self, code: &str, phone: &PhoneNumber, locales: &[String]) -> Message {
         self.messages.render(locales, phone.region(), code, self.code_ttl_minutes())
     }
 

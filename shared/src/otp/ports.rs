@@ -13,9 +13,9 @@ pub use super::challenge::{
     AttemptRefusal, Challenge, Check, CheckOutcome, FullCounter, Issue, IssueOutcome, SendReadings,
     SendRefusal, StoreError, VerifiedPhone, Withdrawal,
 };
-pub use super::delivery::{Delivery, SmsError, SmsReceipt};
+pub use super::delivery::{Delivery, Receipt, SendError};
 pub use super::limits::{Counter, CounterKind};
-use super::message::Sms;
+use super::message::Message;
 pub use super::time::EpochSeconds;
 use crate::phone::PhoneNumber;
 
@@ -34,13 +34,13 @@ pub trait RandomSource: Clone + Send + Sync + 'static {
 }
 
 /// Delivers a text message.
-pub trait SmsSender: Clone + Send + Sync + 'static {
-    /// Hands `sms` to the provider for delivery to `to`.
+pub trait MessageSender: Clone + Send + Sync + 'static {
+    /// Hands `message` to the provider for delivery to `to`.
     fn send(
         &self,
         to: &PhoneNumber,
-        sms: &Sms,
-    ) -> impl Future<Output = Result<SmsReceipt, SmsError>> + Send;
+        message: &Message,
+    ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
 }
 
 /// Where challenges, counters and verified phones live. Each method is atomic, also

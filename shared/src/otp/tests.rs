@@ -9,7 +9,7 @@ use crate::phone::PhoneNumber;
 use crate::sms::Inbox;
 use crate::store::MemoryStore;
 use crate::system::OsRandom;
-use crate::testing::{BrokenSms, FixedRandom, ManualClock, START, service};
+use crate::testing::{BrokenSender, FixedRandom, ManualClock, START, service};
 
 type Service<R> = OtpService<MemoryStore, Inbox, ManualClock, R>;
 
@@ -27,7 +27,7 @@ fn harness(policy: Policy) -> Harness {
 fn harness_with<R: RandomSource>(policy: Policy, random: R) -> Harness<R> {
     let (inbox, clock) = (Inbox::new(), ManualClock::new(START));
     let otp =
-        service().sms(inbox.clone()).clock(clock.clone()).random(random).policy(policy).build();
+        service().sender(inbox.clone()).clock(clock.clone()).random(random).policy(policy).build();
     Harness { otp, inbox, clock, phone: PhoneNumber::parse("9876543219", "+91").unwrap() }
 }
 
@@ -304,8 +304,8 @@ async fn refused_sends_do_not_count_against_the_hourly_limits() {
 async fn failed_sms_leaves_no_code_and_no_cooldown() {
     let (inbox, store) = (Inbox::new(), MemoryStore::new());
     let policy = Policy { resend_cooldown_seconds: 30, ..Policy::default() };
-    let broken = service().store(store.clone()).sms(BrokenSms).policy(policy.clone()).build();
-    let working = service().store(store).sms(inbox.clone()).policy(policy).build();
+    let broken = service().store(store.clone()).sender(BrokenSender).policy(policy.clone()).build();
+    let working = service().store(store).sender(inbox.clone()).policy(policy).build();
     let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
     let request = SendRequest { subject: "alice", phone: &phone, client_ip: None, locales: &[] };
 
@@ -322,8 +322,8 @@ async fn a_failed_resend_leaves_the_earlier_code_as_it_was() {
     let (inbox, store, clock) = (Inbox::new(), MemoryStore::new(), ManualClock::new(START));
     let policy = Policy { resend_cooldown_seconds: 30, ..Policy::default() };
     let build = || service().store(store.clone()).clock(clock.clone()).policy(policy.clone());
-    let working = build().sms(inbox.clone()).build();
-    let broken = build().sms(BrokenSms).build();
+    let working = build().sender(inbox.clone()).build();
+    let broken = build().sender(BrokenSender).build();
     let phone = PhoneNumber::parse("9876543219", "+91").unwrap();
     let request = SendRequest { subject: "alice", phone: &phone, client_ip: None, locales: &[] };
 

@@ -1,4 +1,4 @@
-//! An [`SmsSender`] that keeps messages instead of sending them: the local server's inbox.
+//! An [`MessageSender`] that keeps messages instead of sending them: the local server's inbox.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,9 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::otp::message::Sms;
-use crate::otp::ports::{SmsError, SmsReceipt, SmsSender};
+use crate::otp::message::Message;
+use crate::otp::ports::{MessageSender, Receipt, SendError};
 use crate::phone::PhoneNumber;
+use crate::sms::segments::measure;
 
 /// A message as the inbox holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,13 +61,14 @@ impl Inbox {
     }
 }
 
-impl SmsSender for Inbox {
-    async fn send(&self, to: &PhoneNumber, sms: &Sms) -> Result<SmsReceipt, SmsError> {
+impl MessageSender for Inbox {
+    async fn send(&self, to: &PhoneNumber, message: &Message) -> Result<Receipt, SendError> {
+        let (encoding, _, segments) = measure(&message.text);
         let sent = SentSms {
             to: to.e164().to_owned(),
-            body: sms.text.clone(),
-            locale: sms.locale.clone(),
-            segments: sms.segments,
+            body: message.text.clone(),
+            locale: message.locale.clone(),
+            segments,
             sent_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
@@ -82,6 +84,10 @@ impl SmsSender for Inbox {
         }
         messages.push(sent);
         let sent_so_far = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
-        Ok(SmsReceipt { message_id: Some(format!("local-{sent_so_far}")) })
+        Ok(Receipt {
+            message_id: Some(format!("local-{sent_so_far}")),
+            segments: Some(segments),
+            encoding: Some(encoding.name()),
+        })
     }
 }

@@ -1,6 +1,8 @@
-//! Adapters of [`SmsSender`](crate::otp::ports::SmsSender).
+//! The SMS adapters of [`MessageSender`](crate::otp::ports::MessageSender), and what an
+//! SMS costs in segments ([`segments`]).
 
 mod inbox;
+pub mod segments;
 pub mod senders;
 #[cfg(feature = "aws")]
 mod sns;

@@ -50,7 +50,8 @@ fn policy(mode: BreakerMode) -> Policy {
 
 fn build<S: ChallengeStore>(store: S, policy: Policy) -> (Service<S>, Inbox, ManualClock) {
     let (inbox, clock) = (Inbox::new(), ManualClock::new(START + 7));
-    let otp = service().store(store).sms(inbox.clone()).clock(clock.clone()).policy(policy).build();
+    let otp =
+        service().store(store).sender(inbox.clone()).clock(clock.clone()).policy(policy).build();
     (otp, inbox, clock)
 }
 

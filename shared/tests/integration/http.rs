@@ -10,14 +10,15 @@ use otp_shared::verification_token::VerificationTokens;
 use otp_testkit::events::{self, Event};
 use otp_testkit::keys::ED_PRIVATE;
 use otp_testkit::{
-    Answer, BrokenSms, BrokenStore, FixedRandom, ManualClock, START, SlowStore, TestApi, api, call,
+    Answer, BrokenSender, BrokenStore, FixedRandom, ManualClock, START, SlowStore, TestApi, api,
+    call,
 };
 use serde_json::{Value, json};
 
 /// The API over `inbox`, a clock at [`START`] and `policy`.
 async fn fixture(policy: Policy) -> (TestApi, Inbox) {
     let inbox = Inbox::new();
-    (api().sms(inbox.clone()).policy(policy).build().await, inbox)
+    (api().sender(inbox.clone()).policy(policy).build().await, inbox)
 }
 
 fn verify_body(auth_code: Value, otp: Value) -> Value {
@@ -73,7 +74,7 @@ async fn resend_event_replaces_the_code() {
     // The refused resend draws a code too: the store refuses it, not the service.
     let random = FixedRandom::new(&["123456", "1234", "999999", "9999", "654321", "4321"]);
     let (inbox, clock) = (Inbox::new(), ManualClock::new(START));
-    let api = api().random(random).sms(inbox.clone()).clock(clock.clone()).build().await;
+    let api = api().random(random).sender(inbox.clone()).clock(clock.clone()).build().await;
     call(&api, Endpoint::Register, events::register().request()).await;
 
     let early = call(&api, Endpoint::Resend, events::resend().request()).await;
@@ -339,7 +340,7 @@ async fn failing_dependencies_get_503_with_retry_after_and_no_details() {
         assert_eq!(answer.headers["retry-after"], "2");
         assert!(!answer.body.to_string().contains("unreachable"));
     }
-    let broken_sms = api().sms(BrokenSms).build().await;
+    let broken_sms = api().sender(BrokenSender).build().await;
     let answer = call(&broken_sms, Endpoint::Register, events::register().request()).await;
     answer.assert_error(StatusCode::SERVICE_UNAVAILABLE, "SMS_UNAVAILABLE");
     assert_eq!(answer.headers["retry-after"], "2");

@@ -27,7 +27,7 @@ async fn logs_carry_events_but_no_code_token_or_full_phone() {
     let _default = otp_testkit::scoped_subscriber(subscriber);
 
     let inbox = Inbox::new();
-    let api = api().sms(inbox.clone()).build().await;
+    let api = api().sender(inbox.clone()).build().await;
     let registered = call(&api, Endpoint::Register, events::register().request()).await;
     let auth_code = registered.body["authCode"].as_str().unwrap().to_owned();
     let code = code_in(&inbox.messages()[0].body, 6);

@@ -1,5 +1,6 @@
-//! The SMS text: the language it is written in, the autofill lines phones and browsers read
-//! the code from, and how many segments it costs.
+//! The message text: the language it is written in and the autofill lines phones and
+//! browsers read the code from. What it costs on a channel is the sender's to count
+//! (`crate::sms::segments` for SMS).
 //!
 //! A send's language is the first of: the `locale` the client asked for, its
 //! `Accept-Language` (read by [`crate::http::accept_language`]), the default of the phone's
@@ -8,7 +9,6 @@
 
 mod error;
 mod locales;
-mod segments;
 mod templates;
 #[cfg(test)]
 mod tests;
@@ -18,7 +18,6 @@ use std::fmt;
 
 pub use error::MessageError;
 pub use locales::{CountryLocales, FALLBACK_LOCALE};
-pub use segments::{Encoding, measure};
 pub use templates::Templates;
 
 pub(crate) use locales::normalise;
@@ -26,17 +25,13 @@ pub(crate) use locales::normalise;
 use locales::fallbacks;
 use templates::{Template, webotp_line};
 
-/// A rendered SMS.
+/// A rendered message, for any channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sms {
+pub struct Message {
     /// The text, code and autofill lines included.
     pub text: String,
     /// The locale of the template it was rendered from.
     pub locale: String,
-    /// How it is encoded on the air.
-    pub encoding: Encoding,
-    /// The segments it takes (and is billed as).
-    pub segments: usize,
 }
 
 /// Every setting that shapes the SMS text.
@@ -115,21 +110,21 @@ impl Messages {
             .map_or(FALLBACK_LOCALE, String::as_str)
     }
 
-    /// The SMS for `code`, valid `minutes`, in the locale [`Messages::locale_for`] picks.
+    /// The message for `code`, valid `minutes`, in the locale [`Messages::locale_for`] picks.
     pub fn render(
         &self,
         preferred: &[String],
         region: Option<&str>,
         code: &str,
         minutes: u64,
-    ) -> Sms {
+    ) -> Message {
         let locale = self.locale_for(preferred, region).to_owned();
         let text = self.text(&locale, code, minutes);
-        let (encoding, _, segments) = measure(&text);
-        Sms { text, locale, encoding, segments }
+        Message { text, locale }
     }
 
-    fn text(&self, locale: &str, code: &str, minutes: u64) -> String {
+    /// The text of `locale`'s template (English when it has none) for `code`.
+    pub(crate) fn text(&self, locale: &str, code: &str, minutes: u64) -> String {
         let template = self.templates.get(locale).or_else(|| self.templates.get(FALLBACK_LOCALE));
         let Some(template) = template else {
             return code.to_owned();
@@ -151,47 +146,9 @@ impl Messages {
         text
     }
 
-    /// The same messages without the locales whose message would take more than one
-    /// segment with the longest code of `code_length` digits, each with why; an error when
-    /// one of them is `kept` (one the operator named) or English, the last fallback.
-    pub fn fitting_one_segment(
-        mut self,
-        code_length: usize,
-        minutes: u64,
-        kept: impl Fn(&str) -> bool,
-    ) -> Result<(Self, Vec<MessageError>), MessageError> {
-        let mut left_out = Vec::new();
-        while let Err(error) = self.check_single_segment(code_length, minutes) {
-            let MessageError::TooLong { locale, .. } = &error else { return Err(error) };
-            if locale == FALLBACK_LOCALE || kept(locale) {
-                return Err(error);
-            }
-            self.templates.remove(&locale.clone());
-            left_out.push(error);
-        }
-        Ok((self, left_out))
-    }
-
-    /// Checks that every locale's message fits one segment with the longest code of
-    /// `code_length` digits.
-    pub fn check_single_segment(
-        &self,
-        code_length: usize,
-        minutes: u64,
-    ) -> Result<(), MessageError> {
-        let longest = "9".repeat(code_length);
-        for locale in self.templates.keys() {
-            let (encoding, units, segments) = measure(&self.text(locale, &longest, minutes));
-            if segments > 1 {
-                return Err(MessageError::TooLong {
-                    locale: locale.clone(),
-                    units,
-                    encoding: encoding.name(),
-                    limit: encoding.single_segment(),
-                });
-            }
-        }
-        Ok(())
+    /// Leaves `locale`'s template out.
+    pub(crate) fn remove_locale(&mut self, locale: &str) {
+        self.templates.remove(locale);
     }
 }
 

@@ -4,7 +4,7 @@
 use super::OtpService;
 use crate::otp::OtpError;
 use crate::otp::breaker::{self, BreakerMode, Destination, Reading, Tallied, Verdict};
-use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender};
+use crate::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource};
 use crate::otp::time::EpochSeconds;
 use crate::phone::PhoneNumber;
 use crate::telemetry::AUDIT;
@@ -12,7 +12,7 @@ use crate::telemetry::AUDIT;
 impl<S, M, C, R> OtpService<S, M, C, R>
 where
     S: ChallengeStore,
-    M: SmsSender,
+    M: MessageSender,
     C: Clock,
     R: RandomSource,
 {

@@ -8,7 +8,7 @@ mod verify;
 use std::net::IpAddr;
 
 use super::Policy;
-use super::ports::{ChallengeStore, Clock, RandomSource, SmsSender};
+use super::ports::{ChallengeStore, Clock, MessageSender, RandomSource};
 use crate::keyed_hash::HashKey;
 use crate::phone::PhoneNumber;
 use crate::telemetry::AUDIT;
@@ -64,7 +64,7 @@ pub struct Verified {
 /// Issues and verifies one-time codes sent by SMS.
 pub struct OtpService<S, M, C, R> {
     store: S,
-    sms: M,
+    sender: M,
     clock: C,
     random: R,
     policy: Policy,
@@ -75,13 +75,13 @@ pub struct OtpService<S, M, C, R> {
 impl<S, M, C, R> OtpService<S, M, C, R>
 where
     S: ChallengeStore,
-    M: SmsSender,
+    M: MessageSender,
     C: Clock,
     R: RandomSource,
 {
     /// The service; warns once when test numbers are configured, since they bypass SMS, and
     /// when codes may go to every country, which SMS pumping feeds on.
-    pub fn new(store: S, sms: M, clock: C, random: R, policy: Policy, key: HashKey) -> Self {
+    pub fn new(store: S, sender: M, clock: C, random: R, policy: Policy, key: HashKey) -> Self {
         if policy.allowed_countries.is_none() {
             tracing::warn!(
                 "OTP_ALLOWED_COUNTRIES allows every country: list the countries your users are in"
@@ -93,7 +93,7 @@ where
                 "OTP_TEST_NUMBERS is set: those numbers verify with fixed codes and get no SMS"
             );
         }
-        Self { store, sms, clock, random, policy, key, tokens: None }
+        Self { store, sender, clock, random, policy, key, tokens: None }
     }
 
     /// The same service, answering each successful verification with a token from `tokens`.

@@ -10,10 +10,10 @@ use crate::otp::breaker::{Destination, Tallied};
 use crate::otp::challenge::{
     Challenge, Issue, IssueOutcome, SendReadings, SendRefusal, VerifiedPhone, Withdrawal,
 };
-use crate::otp::delivery::{Delivery, SmsReceipt};
+use crate::otp::delivery::{Delivery, Receipt};
 use crate::otp::limits::{self, Counter, SendScope};
-use crate::otp::message::Sms;
-use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender};
+use crate::otp::message::Message;
+use crate::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource};
 use crate::otp::time::{self, EpochSeconds};
 use crate::phone::PhoneNumber;
 use crate::telemetry::AUDIT;
@@ -21,7 +21,7 @@ use crate::telemetry::AUDIT;
 impl<S, M, C, R> OtpService<S, M, C, R>
 where
     S: ChallengeStore,
-    M: SmsSender,
+    M: MessageSender,
     C: Clock,
     R: RandomSource,
 {
@@ -62,27 +62,27 @@ where
             let (challenge, verified) =
                 self.reserve(challenge, &counters, &destinations, now).await?;
             let is_new_user = verified.is_none();
-            let sms = self.policy.message(&code, request.phone, request.locales);
+            let message = self.policy.message(&code, request.phone, request.locales);
             if test_code.is_some() {
                 tracing::info!(
                     target: AUDIT,
                     event = "otp.sent",
                     is_new_user,
                     test_number = true,
-                    locale = sms.locale,
+                    locale = message.locale,
                 );
             } else {
                 let receipt = self
-                    .deliver(request.phone, &challenge, &counters, &destinations, &sms, now)
+                    .deliver(request.phone, &challenge, &counters, &destinations, &message, now)
                     .await?;
                 tracing::info!(
                     target: AUDIT,
                     event = "otp.sent",
                     is_new_user,
                     message_id = receipt.message_id,
-                    locale = sms.locale,
-                    segments = sms.segments,
-                    encoding = sms.encoding.name(),
+                    locale = message.locale,
+                    segments = receipt.segments,
+                    encoding = receipt.encoding,
                 );
             }
             Ok(CodeSent {
@@ -218,7 +218,7 @@ where
         }
     }
 
-    /// Sends the code by SMS, tallying the send for the breaker at the same time when the
+    /// Sends the code's message, tallying the send for the breaker at the same time when the
     /// breaker judged it. When the SMS fails, the challenge is withdrawn (the subject's
     /// earlier code is put back as it was), so that neither the code nor its cooldown
     /// outlives it; its counters are refunded and its tally taken back too unless the
@@ -229,14 +229,16 @@ where
         challenge: &Challenge,
         counters: &[Counter],
         destinations: &[Destination],
-        sms: &Sms,
+        message: &Message,
         now: EpochSeconds,
-    ) -> Result<SmsReceipt, OtpError> {
+    ) -> Result<Receipt, OtpError> {
         // Only the sends the breaker judged are tallied: an owner's would lift the
         // conversion of a destination the breaker is holding.
         let tallied_here = if challenge.tallied { destinations } else { &[] };
-        let (sent, tallied) =
-            tokio::join!(self.sms.send(phone, sms), self.tally(tallied_here, Tallied::Sent, now));
+        let (sent, tallied) = tokio::join!(
+            self.sender.send(phone, message),
+            self.tally(tallied_here, Tallied::Sent, now)
+        );
         let error = match sent {
             Ok(receipt) => return Ok(receipt),
             Err(error) => error,

@@ -8,14 +8,14 @@ use crate::keyed_hash::CodeBinding;
 use crate::otp::OtpError;
 use crate::otp::challenge::{Check, CheckOutcome, StoreError};
 use crate::otp::limits::{self, CounterKind};
-use crate::otp::ports::{ChallengeStore, Clock, RandomSource, SmsSender};
+use crate::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource};
 use crate::telemetry::AUDIT;
 use crate::verification_token::Verification;
 
 impl<S, M, C, R> OtpService<S, M, C, R>
 where
     S: ChallengeStore,
-    M: SmsSender,
+    M: MessageSender,
     C: Clock,
     R: RandomSource,
 {

@@ -3,13 +3,13 @@
 
 use otp_shared::aws::sns_config;
 use otp_shared::otp::message::Messages;
-use otp_shared::otp::ports::SmsSender;
+use otp_shared::otp::ports::MessageSender;
 use otp_shared::phone::PhoneNumber;
 use otp_shared::sms::SnsSender;
 use otp_shared::sms::senders::{Sender, Senders};
 use otp_testkit::moto::{PublishRecorder, sdk, sent_sms};
 
-fn sms(text: &str) -> otp_shared::otp::message::Sms {
+fn sms(text: &str) -> otp_shared::otp::message::Message {
     let mut sms = Messages::default().render(&[], None, "000000", 5);
     sms.text = text.to_owned();
     sms

@@ -59,7 +59,7 @@ async fn a_table_written_before_the_redesign_keeps_its_owners_codes_and_caps() {
     let clock = ManualClock::new(START + 60);
     let store = otp_testkit::moto::store_on(client, &table);
     let otp =
-        service().store(store).sms(inbox.clone()).clock(clock).policy(Policy::default()).build();
+        service().store(store).sender(inbox.clone()).clock(clock).policy(Policy::default()).build();
     let phone = |number| PhoneNumber::parse(number, "").unwrap();
     let send = |subject, phone| SendRequest { subject, phone, client_ip: None, locales: &[] };
 

@@ -1,5 +1,8 @@
-//! What a text costs on the air: its encoding (GSM 03.38 7-bit, or UCS-2 for anything
-//! outside that alphabet), its length in that encoding's units and the segments it takes.
+//! What a text costs as an SMS: its encoding (GSM 03.38 7-bit, or UCS-2 for anything
+//! outside that alphabet), its length in that encoding's units and the segments it takes;
+//! and the configuration's check that every language's message fits one segment.
+
+use crate::otp::message::{FALLBACK_LOCALE, MessageError, Messages};
 
 /// How a message is encoded on the air.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +23,7 @@ impl Encoding {
     }
 
     /// The units one segment holds.
-    pub(super) const fn single_segment(self) -> usize {
+    pub const fn single_segment(self) -> usize {
         match self {
             Self::Gsm7 => 160,
             Self::Ucs2 => 70,
@@ -66,3 +69,49 @@ pub fn measure(text: &str) -> (Encoding, usize, usize) {
         if units <= encoding.single_segment() { 1 } else { units.div_ceil(encoding.per_part()) };
     (encoding, units, segments)
 }
+
+/// Checks that every locale's message fits one segment with the longest code of
+/// `code_length` digits, valid `minutes`.
+pub fn check_one_segment(
+    messages: &Messages,
+    code_length: usize,
+    minutes: u64,
+) -> Result<(), MessageError> {
+    let longest = "9".repeat(code_length);
+    for locale in messages.locales() {
+        let (encoding, units, segments) = measure(&messages.text(locale, &longest, minutes));
+        if segments > 1 {
+            return Err(MessageError::TooLong {
+                locale: locale.to_owned(),
+                units,
+                encoding: encoding.name(),
+                limit: encoding.single_segment(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `messages` without the locales whose message would take more than one segment, each
+/// with why; an error when one of them is `kept` (one the operator named) or English, the
+/// last fallback.
+pub fn fit_one_segment(
+    mut messages: Messages,
+    code_length: usize,
+    minutes: u64,
+    kept: impl Fn(&str) -> bool,
+) -> Result<(Messages, Vec<MessageError>), MessageError> {
+    let mut left_out = Vec::new();
+    while let Err(error) = check_one_segment(&messages, code_length, minutes) {
+        let MessageError::TooLong { locale, .. } = &error else { return Err(error) };
+        if locale == FALLBACK_LOCALE || kept(locale) {
+            return Err(error);
+        }
+        messages.remove_locale(&locale.clone());
+        left_out.push(error);
+    }
+    Ok((messages, left_out))
+}
+
+#[cfg(test)]
+mod tests;
