@@ -8,10 +8,7 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use super::ConfigError;
-use super::policy::breaker;
 use super::read::{optional, parse_value, within};
-use crate::otp::Policy;
-use crate::otp::breaker::BreakerSettings;
 
 /// The default of every variable that has one, as text: what `template.yaml` and the table
 /// of docs/configuration.md must say (a test compares them), and what the code reads when
@@ -78,21 +75,4 @@ where
     T::Err: Display,
 {
     within(name, range, parse_default(lookup, name)?)
-}
-
-/// The policy of an empty environment: the [`DEFAULTS`], every other limit off.
-impl Default for Policy {
-    fn default() -> Self {
-        // An empty environment reads only the table, whose values a unit test reads and
-        // parses (`every_default_is_read_and_parses`), so this cannot fail.
-        Self::from_lookup(&|_| None).expect("the values of config::DEFAULTS parse")
-    }
-}
-
-/// The breaker of an empty environment: its [`DEFAULTS`].
-impl Default for BreakerSettings {
-    fn default() -> Self {
-        // As for `Policy`: only the table is read, and its values are tested to parse.
-        breaker(&|_| None).expect("the values of config::DEFAULTS parse")
-    }
 }

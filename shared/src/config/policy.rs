@@ -82,3 +82,20 @@ pub(super) fn breaker(
         cooldown_seconds: parse_default_in(lookup, "OTP_BREAKER_COOLDOWN_SECONDS", 60..=86_400)?,
     })
 }
+
+/// The policy of an empty environment: the [`DEFAULTS`], every other limit off.
+impl Default for Policy {
+    fn default() -> Self {
+        // An empty environment reads only the table, whose values a unit test reads and
+        // parses (`every_default_is_read_and_parses`), so this cannot fail.
+        Self::from_lookup(&|_| None).expect("the values of config::DEFAULTS parse")
+    }
+}
+
+/// The breaker of an empty environment: its [`DEFAULTS`].
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        // As for `Policy`: only the table is read, and its values are tested to parse.
+        breaker(&|_| None).expect("the values of config::DEFAULTS parse")
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::Policy;
+use super::policy::Policy;
 use super::time::{DAY, EpochSeconds, HOUR, window_start};
 
 /// Whom a limit counts.

@@ -2,8 +2,8 @@
 //! verdict on a send, and recording trips and tallies, none of which fails a request.
 
 use super::OtpService;
-use crate::otp::OtpError;
 use crate::otp::breaker::{self, BreakerMode, Destination, Reading, Tallied, Verdict};
+use crate::otp::error::OtpError;
 use crate::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource};
 use crate::otp::time::EpochSeconds;
 use crate::phone::PhoneNumber;

@@ -7,9 +7,9 @@ mod verify;
 
 use std::net::IpAddr;
 
-use super::Policy;
 use super::ports::{ChallengeStore, Clock, MessageSender, RandomSource};
 use crate::keyed_hash::HashKey;
+use crate::otp::policy::Policy;
 use crate::phone::PhoneNumber;
 use crate::telemetry::AUDIT;
 use crate::verification_token::VerificationTokens;

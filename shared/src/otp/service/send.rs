@@ -5,12 +5,12 @@ use tracing::Instrument;
 
 use super::{CodeSent, OtpService, SendRequest};
 use crate::keyed_hash::CodeBinding;
-use crate::otp::OtpError;
 use crate::otp::breaker::{Destination, Tallied};
 use crate::otp::challenge::{
     Challenge, Issue, IssueOutcome, SendReadings, SendRefusal, VerifiedPhone, Withdrawal,
 };
 use crate::otp::delivery::{Delivery, Receipt};
+use crate::otp::error::OtpError;
 use crate::otp::limits::{self, Counter, SendScope};
 use crate::otp::message::Message;
 use crate::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource};

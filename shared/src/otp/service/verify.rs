@@ -5,8 +5,8 @@ use tracing::Instrument;
 
 use super::{OtpService, Verified, VerifyRequest};
 use crate::keyed_hash::CodeBinding;
-use crate::otp::OtpError;
 use crate::otp::challenge::{Check, CheckOutcome, StoreError};
+use crate::otp::error::OtpError;
 use crate::otp::limits::{self, CounterKind};
 use crate::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource};
 use crate::telemetry::AUDIT;
