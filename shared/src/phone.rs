@@ -100,6 +100,25 @@ pub fn is_region_code(code: &str) -> bool {
     known_region(code).is_some()
 }
 
+/// Whether `code` names where numbers go, as [`PhoneNumber::region`] gives it: an ISO 3166
+/// region (`IN`), or the calling code of a non-geographic network (`+881`).
+pub fn is_destination_code(code: &str) -> bool {
+    is_region_code(code) || network_calling_code(code).is_some()
+}
+
+/// The calling code `code` names (`+881`), when it is one of a non-geographic network.
+fn network_calling_code(code: &str) -> Option<i32> {
+    let digits = code.strip_prefix('+')?;
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let calling_code: i32 = digits.parse().ok()?;
+    PHONE_NUMBER_UTIL
+        .get_supported_global_network_calling_codes()
+        .any(|network| network == calling_code)
+        .then_some(calling_code)
+}
+
 fn known_region(code: &str) -> Option<Region> {
     if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
         return None;
@@ -160,10 +179,16 @@ impl PhoneNumber {
         Ok(Self {
             e164: parsed.format_as(PhoneNumberFormat::E164).into_owned(),
             calling_code,
-            region: parsed.get_region_code().and_then(|region| {
-                let code = region.as_region_str();
-                is_region_code(&code).then(|| code.to_string())
-            }),
+            region: parsed
+                .get_region_code()
+                .map(|region| region.as_region_str().to_string())
+                .filter(|code| is_region_code(code))
+                .or_else(|| {
+                    // A non-geographic network (+870, +881, +882, +883, +888, ...) stands in
+                    // for its own country, so that every country-level control sees it.
+                    let network = format!("+{calling_code}");
+                    network_calling_code(&network).map(|_| network)
+                }),
             number_type: NumberType::of(parsed.get_type()),
         })
     }
@@ -173,7 +198,9 @@ impl PhoneNumber {
         &self.e164
     }
 
-    /// The ISO 3166 region the number belongs to (`IN`, `US`), when it has one.
+    /// Where the number belongs, as the country settings name it: its ISO 3166 region
+    /// (`IN`, `US`), or for a non-geographic network its calling code (`+881`). `None` only
+    /// for a number libphonenumber places nowhere.
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
     }
@@ -310,6 +337,19 @@ mod tests {
         assert_eq!(toronto.region(), Some("CA"));
         let premium = PhoneNumber::parse("0909 879 0000", "GB").unwrap();
         assert_eq!(premium.number_type(), NumberType::PremiumRate);
+    }
+
+    #[test]
+    fn a_non_geographic_network_stands_in_for_its_country() {
+        for (number, network) in [("+881612345678", "+881"), ("+870773123456", "+870")] {
+            let phone = PhoneNumber::parse(number, "").unwrap();
+            assert_eq!(phone.region(), Some(network), "{number}");
+            assert!(is_destination_code(network));
+        }
+        for code in ["+91", "+999", "+8810", "881", "+", "IN+"] {
+            assert!(network_calling_code(code).is_none(), "{code}");
+        }
+        assert!(is_destination_code("IN") && !is_destination_code("XX"));
     }
 
     #[test]

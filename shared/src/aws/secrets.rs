@@ -81,7 +81,31 @@ pub async fn resolve(
         };
         values.insert((*name).to_owned(), value);
     }
+    if let Some(variable) = signing_key_beside(&sources, &secrets) {
+        tracing::error!(
+            variable,
+            "the secret this variable names also holds VERIFICATION_TOKEN_PRIVATE_KEY, which \
+             this function does not use and should not be able to read: move the key to a \
+             secret of its own (ExistingSigningKeySecretArn, docs/deploying.md)"
+        );
+    }
     Ok(values)
+}
+
+/// The variable naming a secret that holds `VERIFICATION_TOKEN_PRIVATE_KEY` although this
+/// function does not read the key from it: a sending function that could mint tokens.
+fn signing_key_beside(
+    sources: &BTreeMap<&str, Source>,
+    secrets: &HashMap<String, String>,
+) -> Option<&'static str> {
+    const KEY: &str = "VERIFICATION_TOKEN_PRIVATE_KEY";
+    let read_here =
+        |arn: &str| matches!(sources.get(KEY), Some(Source::Secret(key_arn, _)) if key_arn == arn);
+    sources.values().filter_map(Source::secret).find_map(|(arn, variable)| {
+        let holds_key = serde_json::from_str::<serde_json::Value>(&secrets[arn])
+            .is_ok_and(|secret| secret.get(KEY).is_some());
+        (holds_key && !read_here(arn)).then_some(variable)
+    })
 }
 
 /// The value of `name` in a secret's string: its `name` member when the string is a JSON
@@ -191,5 +215,26 @@ mod tests {
             value_in_secret("JWT_SECRET", r#"["not", "an object"]"#).as_deref(),
             Some(r#"["not", "an object"]"#)
         );
+    }
+
+    #[test]
+    fn a_secret_holding_the_signing_key_is_named_unless_the_key_is_read_from_it() {
+        let shared = "arn:shared".to_owned();
+        let secrets = HashMap::from([
+            (
+                shared.clone(),
+                r#"{"JWT_SECRET": "j", "VERIFICATION_TOKEN_PRIVATE_KEY": "k"}"#.into(),
+            ),
+            ("arn:own".to_owned(), r#"{"VERIFICATION_TOKEN_PRIVATE_KEY": "k"}"#.to_owned()),
+        ]);
+        let sending =
+            BTreeMap::from([("JWT_SECRET", Source::Secret(shared, "JWT_SECRET_SECRET_ARN"))]);
+        assert_eq!(signing_key_beside(&sending, &secrets), Some("JWT_SECRET_SECRET_ARN"));
+        let mut verifying = sending;
+        let own = Source::Secret("arn:own".into(), "VERIFICATION_TOKEN_PRIVATE_KEY_SECRET_ARN");
+        verifying.insert("VERIFICATION_TOKEN_PRIVATE_KEY", own);
+        assert_eq!(signing_key_beside(&verifying, &secrets), Some("JWT_SECRET_SECRET_ARN"));
+        verifying.remove("JWT_SECRET");
+        assert_eq!(signing_key_beside(&verifying, &secrets), None, "its own secret");
     }
 }

@@ -25,7 +25,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("OTP_MAX_SENDS_PER_SUBJECT_PER_HOUR", "10"),
     ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "50"),
     ("OTP_MAX_FAILED_VERIFICATIONS_PER_SUBJECT_PER_DAY", "20"),
-    ("OTP_BLOCKED_NUMBER_TYPES", "fixed_line,premium_rate,shared_cost"),
+    ("OTP_BLOCKED_NUMBER_TYPES", "fixed_line,premium_rate,shared_cost,personal_number,uan"),
     ("OTP_BREAKER_MODE", "enforce"),
     ("OTP_BREAKER_PREFIX_DIGITS", "5"),
     ("OTP_BREAKER_MIN_SENDS", "20"),

@@ -283,6 +283,9 @@ mod tests {
         let found = destinations(&settings(), &phone);
         assert_eq!(found[0], prefix());
         assert_eq!(found[1], Destination { scope: Scope::Country, value: "IN".into() });
+        let satellite = PhoneNumber::parse("+881612345678", "").unwrap();
+        let country = Destination { scope: Scope::Country, value: "+881".into() };
+        assert_eq!(destinations(&settings(), &satellite)[1], country, "a network as a country");
         let short = BreakerSettings { prefix_digits: 99, ..settings() };
         assert_eq!(destinations(&short, &phone)[0].value, "919876543219");
     }

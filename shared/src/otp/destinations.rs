@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::phone::{NumberType, PhoneNumber, is_region_code};
+use crate::phone::{NumberType, PhoneNumber, is_destination_code};
 
 /// Why a list setting does not parse. Says which entry, never what it held.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,7 +24,8 @@ fn entries(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|entry| !entry.is_empty())
 }
 
-/// ISO 3166 region codes known to libphonenumber (`IN, us`), kept upper-case.
+/// ISO 3166 region codes known to libphonenumber (`IN, us`), kept upper-case, and calling
+/// codes of non-geographic networks (`+881`), which stand in for a country.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Countries(BTreeSet<String>);
 
@@ -41,9 +42,11 @@ impl FromStr for Countries {
     fn from_str(list: &str) -> Result<Self, Self::Err> {
         entries(list)
             .map(str::to_ascii_uppercase)
-            .map(|region| match is_region_code(&region) {
+            .map(|region| match is_destination_code(&region) {
                 true => Ok(region),
-                false => Err(InvalidList(format!("{region} is not a region code"))),
+                false => Err(InvalidList(format!(
+                    "{region} is not a region code or a network's calling code (+881)"
+                ))),
             })
             .collect::<Result<_, _>>()
             .map(Self)
@@ -174,9 +177,10 @@ impl FromStr for CountryLimits {
                 }
                 Some((region, limit)) => {
                     let region = region.trim().to_ascii_uppercase();
-                    if !is_region_code(&region) {
+                    if !is_destination_code(&region) {
                         return Err(InvalidList(format!(
-                            "entry {position}: {region} is not a region code"
+                            "entry {position}: {region} is not a region code or a network's \
+                             calling code (+881)"
                         )));
                     }
                     limits.overrides.insert(region, count(limit)?);
@@ -268,7 +272,10 @@ mod tests {
         assert!(countries.contains("IN") && countries.contains("US"));
         assert!(!countries.contains("GB"));
         let error = "IN,XX".parse::<Countries>().unwrap_err();
-        assert_eq!(error.to_string(), "XX is not a region code");
+        assert_eq!(error.to_string(), "XX is not a region code or a network's calling code (+881)");
+        let networks: Countries = "+881, +870".parse().unwrap();
+        assert!(networks.contains("+881") && networks.contains("+870"));
+        assert!("+999".parse::<Countries>().is_err(), "not a network");
     }
 
     #[test]

@@ -543,3 +543,38 @@ async fn wrong_codes_are_bounded_per_subject_per_day_across_challenges() {
     let sent = h.send("mallory").await.unwrap();
     h.verify("mallory", &sent.auth_code, &h.last_code()).await.unwrap();
 }
+
+/// Numbers of non-geographic networks (+870 Inmarsat, +881 satellite, +882 and +883
+/// international networks) count under their calling code as a country: its caps, the
+/// country lists and the breaker all see them.
+#[tokio::test]
+async fn a_non_geographic_number_counts_under_its_calling_code_as_a_country() {
+    let policy = Policy {
+        max_sends_per_country_per_day: "1".parse().unwrap(),
+        ..Policy::without_send_limits()
+    };
+    let h = harness(policy);
+    let satellite = |digits: &str| PhoneNumber::parse(digits, "").unwrap();
+    assert!(h.send_from("alice", &satellite("+881612345678"), None).await.is_ok());
+    let second = h.send_from("bob", &satellite("+881612345679"), None).await;
+    assert!(matches!(second, Err(OtpError::RateLimited { .. })), "{second:?}");
+
+    let denied = Policy { denied_countries: "+881".parse().unwrap(), ..Policy::default() };
+    let refused = harness(denied).send_from("carol", &satellite("+881612345678"), None).await;
+    assert!(matches!(refused, Err(OtpError::CountryNotAllowed)), "{refused:?}");
+    let inmarsat = Policy { allowed_countries: Some("IN".parse().unwrap()), ..Policy::default() };
+    let refused = harness(inmarsat).send_from("dan", &satellite("+870773123456"), None).await;
+    assert!(matches!(refused, Err(OtpError::CountryNotAllowed)), "{refused:?}");
+}
+
+/// UK personal numbers (+4470) and universal access numbers (+888) forward calls and
+/// messages on, as fraud lists warn: none gets a code unless the operator allows them.
+#[tokio::test]
+async fn personal_and_universal_access_numbers_get_no_code_by_default() {
+    let h = harness(Policy::default());
+    for number in ["+447012345678", "+88812345678901"] {
+        let phone = PhoneNumber::parse(number, "").unwrap();
+        let refused = h.send_from("alice", &phone, None).await;
+        assert!(matches!(refused, Err(OtpError::UnsupportedNumberType)), "{number}: {refused:?}");
+    }
+}

@@ -13,4 +13,5 @@ mod properties;
 mod store_contract;
 mod store_scripted;
 mod telemetry;
+mod template_iam;
 mod template_metrics;

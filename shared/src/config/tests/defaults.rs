@@ -71,7 +71,13 @@ fn what_the_table_does_not_set_is_off_or_empty_by_default() {
     assert_eq!(policy.denied_prefixes, Prefixes::default());
     assert_eq!(policy.test_numbers, TestNumbers::default());
     assert_eq!(policy.breaker, BreakerSettings::default());
-    let blocked = [NumberType::FixedLine, NumberType::PremiumRate, NumberType::SharedCost];
+    let blocked = [
+        NumberType::FixedLine,
+        NumberType::PremiumRate,
+        NumberType::SharedCost,
+        NumberType::PersonalNumber,
+        NumberType::Uan,
+    ];
     assert_eq!(policy.blocked_number_types, NumberTypes::from(blocked));
 }
 
