@@ -39,6 +39,10 @@ pub enum ApiError {
     /// or not as JSON (local server): another site must not reset or mint.
     #[error("Local actions are taken only from this server's own pages")]
     CrossOrigin,
+    /// No key of the identity provider has been fetched yet (`JWT_JWKS_URL`): the token
+    /// cannot be judged, and a `401` would tell the client to sign in again.
+    #[error("The service is unavailable; try again shortly")]
+    KeysUnavailable,
     /// The OTP service refused or failed.
     #[error(transparent)]
     Otp(#[from] OtpError),
@@ -78,6 +82,7 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::MisdirectedRequest => (StatusCode::MISDIRECTED_REQUEST, "MISDIRECTED_REQUEST"),
             Self::CrossOrigin => (StatusCode::FORBIDDEN, "CROSS_ORIGIN"),
+            Self::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
             Self::Otp(error) => match error {
                 OtpError::RateLimited { .. } | OtpError::TooManyFailures { .. } => {
                     (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
@@ -128,7 +133,7 @@ impl ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         match self {
-            Self::Otp(OtpError::Store(_) | OtpError::SmsUnavailable(_)) => {
+            Self::KeysUnavailable | Self::Otp(OtpError::Store(_) | OtpError::SmsUnavailable(_)) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS),

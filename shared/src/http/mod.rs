@@ -21,7 +21,7 @@ pub use accept_language::accept_language;
 pub use error::{ApiError, ErrorBody};
 pub use request::{BodyError, PhoneBody, StringOrNumber, VerifyBody, json_object};
 
-use crate::jwt::JwtVerifier;
+use crate::jwt::{JwtError, JwtVerifier};
 use crate::otp::ports::{ChallengeStore, Clock, MessageSender, RandomSource, StoreError};
 use crate::otp::{OtpError, OtpService, SendRequest, VerifyRequest};
 use crate::telemetry::AUDIT;
@@ -225,9 +225,12 @@ where
             .map(|value| value.trim())
             .map(|value| value.strip_prefix("Bearer ").unwrap_or(value))
             .ok_or(ApiError::Unauthorized)?;
-        self.jwt.subject(token).await.map_err(|error| {
-            tracing::info!(target: AUDIT, event = "auth.refused", reason = %error);
-            ApiError::Unauthorized
+        self.jwt.subject(token).await.map_err(|error| match error {
+            JwtError::KeysUnavailable(_) => ApiError::KeysUnavailable,
+            refused => {
+                tracing::info!(target: AUDIT, event = "auth.refused", reason = %refused);
+                ApiError::Unauthorized
+            }
         })
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! - A token naming a key the cache lacks makes it fetch the set again, at once, at most
 //!   once per refresh interval (the provider may have rotated a new key in).
-//! - Keys older than the maximum age are fetched again in the background of the request
-//!   that notices it, at most once per interval, so a key the provider withdrew stops
-//!   being trusted within that age; the request itself is served from the cache.
+//! - Keys older than the maximum age are fetched again by the request that notices it,
+//!   before it is answered (within [`FETCH_TIMEOUT`]), at most once per interval: a key the
+//!   provider withdrew stops being trusted within that age, even where nothing runs between
+//!   requests (Lambda freezes an instance as soon as it has answered).
+//! - Until a first fetch has yielded keys, the set is tried again after at most
+//!   [`RETRY_WITHOUT_KEYS`], and a token is answered as a failure of the provider, not as a
+//!   bad token: an identity provider unreachable at a cold start logs nobody out.
 //! - A failed fetch, or one that yields no usable key, keeps the keys already held: an
 //!   outage of the provider does not reject tokens whose key is cached.
 //! - Keys for encryption (`use: enc`) are left out, and a key whose JWK names an `alg`
@@ -28,6 +32,15 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 
 /// How long one fetch may take, connection and body included.
 pub const FETCH_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// The longest time between two fetches while no key has ever been fetched.
+pub const RETRY_WITHOUT_KEYS: Duration = Duration::from_secs(5);
+
+/// No key set has been fetched yet: the provider was unreachable or served no usable key
+/// each time it was tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no key set has been fetched from the JWKS URL yet")]
+pub struct KeysUnavailable;
 
 type FetchError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -92,33 +105,26 @@ impl Jwks {
         Ok(jwks)
     }
 
-    /// The key named `kid`. An unknown `kid` is looked up in a fresh copy of the set if
-    /// the last fetch is older than the interval; keys past their age are used while a
-    /// fresh copy is fetched in the background.
-    pub async fn key(&self, kid: &str) -> Option<Arc<JwkKey>> {
-        if let Some(key) = self.inner.cached(kid) {
-            if self.inner.due(|cache| cache.fetched_at, self.inner.max_age) {
-                let inner = self.inner.clone();
-                tokio::spawn(async move {
-                    let Ok(_one_refresh_at_a_time) = inner.refreshing.try_lock() else {
-                        return;
-                    };
-                    if inner.due(|cache| cache.fetched_at, inner.max_age) {
-                        inner.refresh().await;
-                    }
-                });
-            }
-            return Some(key);
+    /// The key named `kid`, or `None` when the set has no such key. An unknown `kid` is
+    /// looked up in a fresh copy of the set if the last fetch is older than the interval;
+    /// keys past their age are fetched again first (a failed fetch keeps them). Fails while
+    /// no set has ever been fetched.
+    pub async fn key(&self, kid: &str) -> Result<Option<Arc<JwkKey>>, KeysUnavailable> {
+        let inner = &self.inner;
+        if let Some(key) = inner.cached(kid)
+            && !inner.due(|cache| cache.fetched_at, inner.max_age)
+        {
+            return Ok(Some(key));
         }
-        let _one_refresh_at_a_time = self.inner.refreshing.lock().await;
-        if let Some(key) = self.inner.cached(kid) {
-            return Some(key);
+        let _one_refresh_at_a_time = inner.refreshing.lock().await;
+        let stale = inner.due(|cache| cache.fetched_at, inner.max_age);
+        if (stale || inner.cached(kid).is_none()) && inner.due(|_| None, Duration::ZERO) {
+            inner.refresh().await;
         }
-        if !self.inner.due(|_| None, Duration::ZERO) {
-            return None;
+        match inner.read_cache(|cache| cache.fetched_at.is_some()) {
+            true => Ok(inner.cached(kid)),
+            false => Err(KeysUnavailable),
         }
-        self.inner.refresh().await;
-        self.inner.cached(kid)
     }
 }
 
@@ -131,11 +137,16 @@ impl Inner {
         read(&self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
-    /// Whether a fetch may be tried now (the last try is older than the interval) and is
-    /// due: `since(cache)` is older than `age`, or unknown.
+    /// Whether a fetch may be tried now (the last try is older than the interval, or than
+    /// [`RETRY_WITHOUT_KEYS`] while no set was ever fetched) and is due: `since(cache)` is
+    /// older than `age`, or unknown.
     fn due(&self, since: impl FnOnce(&Cache) -> Option<Instant>, age: Duration) -> bool {
         self.read_cache(|cache| {
-            let may_try = cache.tried_at.is_none_or(|at| at.elapsed() >= self.min_refresh_interval);
+            let interval = match cache.fetched_at {
+                Some(_) => self.min_refresh_interval,
+                None => self.min_refresh_interval.min(RETRY_WITHOUT_KEYS),
+            };
+            let may_try = cache.tried_at.is_none_or(|at| at.elapsed() >= interval);
             may_try && since(cache).is_none_or(|at| at.elapsed() >= age)
         })
     }

@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use jwks::{FETCH_TIMEOUT, JwkKey, Jwks};
+pub use jwks::{FETCH_TIMEOUT, JwkKey, Jwks, KeysUnavailable, RETRY_WITHOUT_KEYS};
 pub use settings::{Algorithms, InvalidAlgorithms, JwtKeys, JwtSettings, parse_public_key};
 
 /// Tokens longer than this are refused before any parsing; real ones are far shorter.
@@ -24,7 +24,8 @@ const LEEWAY_SECONDS: u64 = 30;
 /// The shortest time between two fetches of a JWKS.
 pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(60);
 
-/// Why a token was refused. Callers answer every variant with the same 401.
+/// Why a token was refused. Callers answer every variant with the same 401, but
+/// [`JwtError::KeysUnavailable`], which is the identity provider's failure, not the token's.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
     /// Over [`MAX_TOKEN_BYTES`].
@@ -42,6 +43,9 @@ pub enum JwtError {
     /// The subject claim is absent, not a string, or blank.
     #[error("subject claim is missing or empty")]
     NoSubject,
+    /// No key set has been fetched from the JWKS URL yet: the token cannot be judged.
+    #[error(transparent)]
+    KeysUnavailable(#[from] KeysUnavailable),
     /// Bad signature, algorithm, expiry, issuer, audience or encoding.
     #[error(transparent)]
     Invalid(#[from] jsonwebtoken::errors::Error),
@@ -97,7 +101,7 @@ impl JwtVerifier {
             Keys::Fixed(key) => (key, None),
             Keys::Jwks(jwks) => {
                 let kid = jsonwebtoken::decode_header(token)?.kid.ok_or(JwtError::MissingKeyId)?;
-                jwks_key = jwks.key(&kid).await.ok_or(JwtError::UnknownKeyId)?;
+                jwks_key = jwks.key(&kid).await?.ok_or(JwtError::UnknownKeyId)?;
                 (&jwks_key.key, jwks_key.algorithm)
             }
         };

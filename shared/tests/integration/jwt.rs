@@ -1,5 +1,6 @@
 //! Hostile and valid tokens against every key source, through the HTTP layer: each bad
-//! token gets 401 UN_AUTHORIZED. JWKS keys come from a real local HTTP server.
+//! token gets 401 UN_AUTHORIZED, and an identity provider that never served its keys a 503.
+//! JWKS keys come from a real local HTTP server.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -303,18 +304,42 @@ async fn keys_past_their_age_are_fetched_again_and_withdrawn_ones_stop_working()
     assert_accepted(&api, &k1, "fresh").await;
     assert_eq!(server.fetches(), 1);
 
-    server.serve(Some(vec![jwk(ATTACKER_PRIVATE, "k2")])); // the provider withdrew k1
+    // Nothing runs between the requests, as in a frozen Lambda instance: the first request
+    // past the age fetches the set itself, before it is answered.
+    server.serve(None); // the provider is down: the keys held are kept
     tokio::time::sleep(settings.jwks_max_age).await;
-    assert_accepted(&api, &k1, "past its age: served from the cache, refreshed behind").await;
-    for _ in 0..50 {
-        if server.fetches() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(server.fetches(), 2, "one background refresh");
+    assert_accepted(&api, &k1, "past its age, the provider down: the cached key").await;
+    assert_eq!(server.fetches(), 2, "the refresh was tried before the answer");
+
+    server.serve(Some(vec![jwk(ATTACKER_PRIVATE, "k2")])); // the provider withdrew k1
     tokio::time::sleep(interval).await;
-    assert_refused(&api, &k1, "withdrawn by the provider").await;
+    assert_refused(&api, &k1, "withdrawn by the provider, refused at once").await;
+    assert_eq!(server.fetches(), 3, "one fetch, by the request itself");
+}
+
+/// An identity provider unreachable when an instance starts is the provider's failure, not
+/// the token's: the answer is 503 with `Retry-After`, never the 401 that signs users out,
+/// and the set is tried again within seconds rather than after the refresh interval.
+#[tokio::test]
+async fn an_identity_provider_down_at_start_answers_503_until_its_keys_arrive() {
+    let k1 = sign(&rs256(Some("k1")), &claims(), &rsa(RSA_PRIVATE));
+    let server = JwksServer::start(vec![jwk(RSA_PRIVATE, "k1")]).await;
+    server.serve(None);
+    let settings = jwt_settings(&[("JWT_JWKS_URL", &server.url)]);
+    let verifier = JwtVerifier::with_jwks_refresh(&settings, Duration::from_secs(60)).await;
+    let api = api_with(verifier.unwrap());
+    let request = || events::register().token(&k1).request();
+    let down = call(&api, Endpoint::Register, request()).await;
+    assert_eq!(
+        (down.status.as_u16(), down.body["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE"))
+    );
+    assert!(down.headers.contains_key("retry-after"), "{:?}", down.headers);
+
+    server.serve(Some(vec![jwk(RSA_PRIVATE, "k1")]));
+    tokio::time::sleep(otp_shared::jwt::RETRY_WITHOUT_KEYS).await;
+    assert_accepted(&api, &k1, "the keys arrived: no 401 at any point").await;
+    assert_eq!(server.fetches(), 2, "at start, then once RETRY_WITHOUT_KEYS passed");
 }
 
 #[tokio::test]
