@@ -10,8 +10,13 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-/// The `typ` header of every verification token.
+/// The `typ` header of a verification token.
 pub const TOKEN_TYPE: &str = "otp-verification+jwt";
+
+/// The `typ` header of a token for a test number (`OTP_TEST_NUMBERS`), verified with a fixed
+/// code and no SMS: a backend that checks `typ` as documented refuses it, and one that wants
+/// such tokens (for app review) must accept this type by name.
+pub const TEST_NUMBER_TOKEN_TYPE: &str = "otp-verification-test+jwt";
 
 /// Why a verification key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,7 +133,11 @@ impl VerificationTokens {
             phone_number_reassigned: verification.reassigned,
             test_number: verification.test_number,
         };
-        jsonwebtoken::encode(&self.header, &claims, &self.key).ok()
+        let mut header = self.header.clone();
+        if verification.test_number {
+            header.typ = Some(TEST_NUMBER_TOKEN_TYPE.to_owned());
+        }
+        jsonwebtoken::encode(&header, &claims, &self.key).ok()
     }
 
     /// The public key as a JWKS, for backends to check tokens with.
@@ -216,6 +225,17 @@ mod tests {
             let reassigned = decode(&tokens, &tokens.mint(verification(true)).unwrap());
             assert_eq!(reassigned["phone_number_reassigned"], true);
         }
+    }
+
+    #[test]
+    fn a_test_numbers_token_is_of_another_type() {
+        let tokens =
+            VerificationTokens::from_pem(ED, "https://otp.example".into(), None, 300).unwrap();
+        let test = Verification { test_number: true, ..verification(false) };
+        let token = tokens.mint(test).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some(TEST_NUMBER_TOKEN_TYPE));
+        assert_ne!(TEST_NUMBER_TOKEN_TYPE, TOKEN_TYPE);
     }
 
     #[test]
