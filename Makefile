@@ -152,11 +152,21 @@ test-bench: $(TOOLS)
 	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/perf/bench.py --target-dir target/debug \
 	  --moto "$$MOTO_ENDPOINT" --cold 1 --warm 10 --tls'
 
-# The template's lint, then what `sam local invoke` gives each function (SAM CLI's own
+# checkov in a venv of its own: its pinned dependencies would fight the SAM CLI's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
+$(CHECKOV):
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+
+# The template's lint, checkov's security checks (each one skipped is named and justified in
+# .checkov.yaml, so a new finding fails the run), then what `sam local invoke` gives each function (SAM CLI's own
 # environment code, each binary under the Runtime API emulator with each file of events/).
-test-template: $(TOOLS)
+test-template: $(TOOLS) $(CHECKOV)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint
+	$(CHECKOV) --config-file .checkov.yaml
 	cargo build -q -p otp-register -p otp-verify -p otp-resend
 	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/e2e/test_sam_local.py --target-dir target/debug --moto "$$MOTO_ENDPOINT"'
 
