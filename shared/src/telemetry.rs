@@ -135,7 +135,8 @@ where
 /// Writes a CloudWatch Embedded Metric Format line for every lifecycle event (a log event
 /// whose `event` field starts with `otp.`): a `Count` of 1 with the dimension `Event`; with
 /// `Event` and `Country` too when the event's span names the phone's country (an ISO region,
-/// so conversion per country can be graphed), and with `Event` and `Rule` when the event
+/// or a non-geographic network's calling code such as `+881`, so conversion per country can
+/// be graphed), and with `Event` and `Rule` when the event
 /// names the rule that refused it. An alarm or a dashboard needs no code.
 pub struct EmfLayer<W> {
     namespace: String,

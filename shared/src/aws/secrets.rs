@@ -102,8 +102,11 @@ fn signing_key_beside(
     let read_here =
         |arn: &str| matches!(sources.get(KEY), Some(Source::Secret(key_arn, _)) if key_arn == arn);
     sources.values().filter_map(Source::secret).find_map(|(arn, variable)| {
-        let holds_key = serde_json::from_str::<serde_json::Value>(&secrets[arn])
-            .is_ok_and(|secret| secret.get(KEY).is_some());
+        // An empty member (`""`) is the documented way to say "none": it exposes nothing.
+        let holds_key =
+            serde_json::from_str::<serde_json::Value>(&secrets[arn]).is_ok_and(|secret| {
+                secret.get(KEY).and_then(|key| key.as_str()).is_some_and(|key| !key.is_empty())
+            });
         (holds_key && !read_here(arn)).then_some(variable)
     })
 }
@@ -236,5 +239,14 @@ mod tests {
         assert_eq!(signing_key_beside(&verifying, &secrets), Some("JWT_SECRET_SECRET_ARN"));
         verifying.remove("JWT_SECRET");
         assert_eq!(signing_key_beside(&verifying, &secrets), None, "its own secret");
+        let empty = HashMap::from([(
+            "arn:empty".to_owned(),
+            r#"{"JWT_SECRET": "j", "VERIFICATION_TOKEN_PRIVATE_KEY": ""}"#.to_owned(),
+        )]);
+        let sending = BTreeMap::from([(
+            "JWT_SECRET",
+            Source::Secret("arn:empty".into(), "JWT_SECRET_SECRET_ARN"),
+        )]);
+        assert_eq!(signing_key_beside(&sending, &empty), None, "an empty member holds no key");
     }
 }

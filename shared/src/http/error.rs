@@ -133,7 +133,12 @@ impl ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         match self {
-            Self::KeysUnavailable | Self::Otp(OtpError::Store(_) | OtpError::SmsUnavailable(_)) => {
+            // Not before the identity provider is tried again.
+            Self::KeysUnavailable => {
+                let seconds = crate::jwt::RETRY_WITHOUT_KEYS.as_secs();
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Self::Otp(OtpError::Store(_) | OtpError::SmsUnavailable(_)) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS),

@@ -148,8 +148,10 @@ impl FromStr for CountrySenders {
                 .split_once(':')
                 .ok_or_else(|| in_entry("is not COUNTRY:field=value,...".to_owned()))?;
             let country = country.trim().to_ascii_uppercase();
-            if !crate::phone::is_region_code(&country) {
-                return Err(in_entry(format!("{country} is not a region code")));
+            if !crate::phone::is_destination_code(&country) {
+                return Err(in_entry(format!(
+                    "{country} is not a region code or a network's calling code (+881)"
+                )));
             }
             let mut sender = Sender::default();
             for field in fields.split(',').map(str::trim).filter(|field| !field.is_empty()) {
@@ -223,6 +225,10 @@ mod tests {
         assert_eq!(us.sender_id.as_deref(), Some("ACME"));
         let uk = senders.for_phone(&phone("+447400123456"));
         assert_eq!(uk.origination_number, None);
+        let networks: CountrySenders = "+881:max_price_usd=0.05".parse().unwrap();
+        let satellite =
+            Senders::new(Sender::default(), networks).for_phone(&phone("+881612345678"));
+        assert_eq!(satellite.max_price_usd.as_deref(), Some("0.05"), "a network as a country");
     }
 
     #[test]

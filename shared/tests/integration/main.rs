@@ -15,3 +15,4 @@ mod store_scripted;
 mod telemetry;
 mod template_iam;
 mod template_metrics;
+mod template_parameters;

@@ -1,9 +1,11 @@
 //! What each function's role may do, read from `template.yaml` with its conditions decided
 //! every way: only verify can read the secret that holds the signing key, whether the stack
-//! creates its secrets or is given existing ones, and only verify writes owner records.
+//! creates its secrets or is given existing ones; only verify writes owner records and the
+//! failure counters; the sending functions may write every send counter of the limits table.
 
 use std::collections::BTreeMap;
 
+use otp_shared::otp::limits::{Counts, LIMITS};
 use serde_yaml_ng::{Mapping, Value};
 
 const TEMPLATE: &str = include_str!("../../../template.yaml");
@@ -114,12 +116,27 @@ fn no_sending_function_can_read_the_secret_that_holds_the_signing_key() {
     }
 }
 
-#[test]
-fn only_verify_writes_owner_records() {
-    for conditions in assignments() {
-        let resources = resources(&conditions);
-        for name in SENDING {
-            let writes: Vec<Value> = statements(&resources[name])
+/// The key prefixes `statement` is limited to (`challenge#*`), none when it is not.
+fn leading_keys(statement: &Value) -> Vec<String> {
+    let condition = &statement["Condition"]["ForAllValues:StringLike"];
+    list(&condition["dynamodb:LeadingKeys"])
+        .iter()
+        .map(|key| key.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether the key pattern `pattern` (`counter#*`) covers a key that starts with `start`.
+fn covers(pattern: &str, start: &str) -> bool {
+    let fixed = pattern.trim_end_matches('*');
+    start.starts_with(fixed) || fixed.starts_with(start)
+}
+
+/// The key patterns the sending functions may write, per function.
+fn sending_writes(resources: &Mapping) -> Vec<(&'static str, Vec<String>)> {
+    SENDING
+        .iter()
+        .map(|name| {
+            let writes: Vec<Value> = statements(&resources[*name])
                 .into_iter()
                 .filter(|statement| {
                     ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"]
@@ -128,18 +145,41 @@ fn only_verify_writes_owner_records() {
                 })
                 .collect();
             assert!(!writes.is_empty(), "{name} writes challenges and counters");
-            for statement in writes {
-                let condition = &statement["Condition"]["ForAllValues:StringLike"];
-                let keys = list(&condition["dynamodb:LeadingKeys"]);
-                assert!(!keys.is_empty(), "{name}: writes limited by key prefix");
-                for key in keys {
-                    let prefix = key.as_str().unwrap();
-                    assert!(
-                        !"verified#".starts_with(prefix.trim_end_matches('*'))
-                            && !prefix.starts_with("verified#"),
-                        "{name} may write {prefix}, which covers owner records"
-                    );
+            let keys: Vec<String> = writes.iter().flat_map(leading_keys).collect();
+            assert!(
+                writes.iter().all(|statement| !leading_keys(statement).is_empty()),
+                "{name}: every write limited by key prefix"
+            );
+            (*name, keys)
+        })
+        .collect()
+}
+
+#[test]
+fn only_verify_writes_owner_records_and_failure_counters() {
+    let failures = LIMITS.iter().find(|row| row.counts == Counts::WrongCodes).unwrap();
+    let verify_only = ["verified#".to_owned(), format!("counter#{}#", failures.name)];
+    for conditions in assignments() {
+        for (name, keys) in sending_writes(&resources(&conditions)) {
+            for key in &keys {
+                for start in &verify_only {
+                    assert!(!covers(key, start), "{name} may write {key}, which covers {start}");
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_sending_functions_may_write_every_send_counter() {
+    for conditions in assignments() {
+        for (name, keys) in sending_writes(&resources(&conditions)) {
+            for row in LIMITS.iter().filter(|row| row.counts == Counts::Sends) {
+                let counter = format!("counter#{}#", row.name);
+                assert!(
+                    keys.iter().any(|key| covers(key, &counter) && key.len() <= counter.len() + 1),
+                    "{name} may not write {counter}: a send would be refused by IAM"
+                );
             }
         }
     }

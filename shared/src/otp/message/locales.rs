@@ -48,7 +48,7 @@ impl FromStr for CountryLocales {
                     || InvalidList::new(format!("entry {} is not COUNTRY:LOCALE", index + 1));
                 let (country, locale) = entry.split_once(':').ok_or_else(invalid)?;
                 let country = country.trim().to_ascii_uppercase();
-                if !crate::phone::is_region_code(&country) {
+                if !crate::phone::is_destination_code(&country) {
                     return Err(invalid());
                 }
                 Ok((country, normalise(locale).ok_or_else(invalid)?))

@@ -34,7 +34,7 @@ fn operator_templates_add_or_replace_languages_and_must_hold_the_code() {
 
 #[test]
 fn country_defaults_parse_and_refuse_unknown_regions() {
-    assert!("IN:hi, br:pt-BR".parse::<CountryLocales>().is_ok());
+    assert!("IN:hi, br:pt-BR, +881:en".parse::<CountryLocales>().is_ok());
     assert!("XX:hi".parse::<CountryLocales>().is_err());
     assert!("IN".parse::<CountryLocales>().is_err());
 }
