@@ -47,10 +47,11 @@ test-contract: $(TOOLS)
 	scripts/e2e/contract.sh
 
 # The test tools' own tests: the fault proxy against botocore, the Lambda Runtime API
-# emulator against a stand-in function.
+# emulator against a stand-in function, the hot-item model on made-up flows.
 test-scripts: $(TOOLS)
 	$(VENV)/bin/python scripts/harness/test_fault_proxy.py
 	$(VENV)/bin/python scripts/harness/test_lambda_runtime.py
+	$(VENV)/bin/python scripts/perf/hot_items.py --self-test
 
 # Debian's Chromium and its WebDriver (chromium-driver depends on chromium), when missing.
 CHROMEDRIVER := /usr/bin/chromedriver
@@ -121,15 +122,18 @@ $(DENY):
 
 # The functions' start-up and per-request cost against a bare lambda_http function: the
 # release binaries under the Runtime API emulator, against moto behind the counting proxy,
-# also over TLS. Prints the table and writes target/bench/latest.json (BENCH_COMPARE=FILE
-# compares with an earlier run). scripts/perf/bench.py says what each figure is.
+# also over TLS; then BENCH_USERS users register and verify into one country, and the items
+# their writes share give the design's ceiling (scripts/perf/hot_items.py). Prints the tables
+# and writes target/bench/latest.json (BENCH_COMPARE=FILE compares with an earlier run).
+# scripts/perf/bench.py says what each figure is.
 BENCH_COLD ?= 15
 BENCH_WARM ?= 300
+BENCH_USERS ?= 80
 BENCH_BINARIES := -p otp-register -p otp-resend -p otp-verify -p otp-bench-baseline
 bench: $(TOOLS)
 	cargo build -q --release $(BENCH_BINARIES)
 	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/perf/bench.py --target-dir target/release \
-	  --moto "$$MOTO_ENDPOINT" --cold $(BENCH_COLD) --warm $(BENCH_WARM) --tls \
+	  --moto "$$MOTO_ENDPOINT" --cold $(BENCH_COLD) --warm $(BENCH_WARM) --tls --hot-items $(BENCH_USERS) \
 	  --json target/bench/latest.json $(if $(BENCH_COMPARE),--compare $(BENCH_COMPARE))'
 
 # Where the functions' CPU goes: `make bench`'s run over the `profiling` profile (release
@@ -150,7 +154,7 @@ profile: $(TOOLS)
 test-bench: $(TOOLS)
 	cargo build -q $(BENCH_BINARIES)
 	scripts/harness/with-moto.sh sh -c '$(VENV)/bin/python scripts/perf/bench.py --target-dir target/debug \
-	  --moto "$$MOTO_ENDPOINT" --cold 1 --warm 10 --tls'
+	  --moto "$$MOTO_ENDPOINT" --cold 1 --warm 10 --tls --hot-items 4'
 
 # checkov in a venv of its own: its pinned dependencies would fight the SAM CLI's.
 CHECKOV_VENV := .venv-checkov

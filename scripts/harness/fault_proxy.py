@@ -144,6 +144,9 @@ class ProxyState:
         self.requests: Counter[str] = Counter()
         self.faulted: Counter[str] = Counter()
         self.sms: dict[str, list[str]] = {}
+        # DynamoDB items written, by (partition key, "transaction" or "single"), for the
+        # hot-item report of `make bench` (scripts/perf/hot_items.py).
+        self.writes: Counter[tuple[str, str]] = Counter()
 
     def count_call(self, operation: str) -> FaultRule | None:
         """Counts a call to operation; returns the rule whose fault it gets, if any."""
@@ -168,6 +171,38 @@ def operation_name(method: str, path: str, headers: http.client.HTTPMessage, bod
             service = "SNS" if form.get("Version") == [SNS_API_VERSION] else "Query"
             return f"{service}:{form['Action'][0]}"
     return f"{method} {urlsplit(path).path}"
+
+
+# The DynamoDB writes whose items the proxy records, and where each keeps its items' keys.
+SINGLE_WRITES = {"DynamoDB:UpdateItem": "Key", "DynamoDB:DeleteItem": "Key", "DynamoDB:PutItem": "Item"}
+TRANSACTION_PARTS = {"Update": "Key", "Delete": "Key", "Put": "Item", "ConditionCheck": "Key"}
+
+
+def written_items(operation: str, body: bytes) -> list[tuple[str, str]]:
+    """The partition keys (`pk`) a DynamoDB write touches, each with "single" or
+    "transaction"; every part of a transaction counts, its condition checks too, since each
+    takes the item's write capacity. Nothing for any other request."""
+    if operation not in SINGLE_WRITES and operation != "DynamoDB:TransactWriteItems":
+        return []
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return []
+
+    def pk(attributes: object) -> str | None:
+        value = attributes.get("pk") if isinstance(attributes, dict) else None
+        return value.get("S") if isinstance(value, dict) else None
+
+    if operation in SINGLE_WRITES:
+        key = pk(request.get(SINGLE_WRITES[operation]))
+        return [(key, "single")] if key else []
+    keys = []
+    for part in request.get("TransactItems", []):
+        for kind, field in TRANSACTION_PARTS.items():
+            key = pk((part.get(kind) or {}).get(field))
+            if key:
+                keys.append((key, "transaction"))
+    return keys
 
 
 def dynamodb_error(fault: str) -> tuple[int, dict[str, str], bytes]:
@@ -218,6 +253,10 @@ class FaultProxyHandler(BaseHTTPRequestHandler):
             return
         operation = operation_name(self.command, self.path, self.headers, body)
         rule = self.server.state.count_call(operation)
+        written = written_items(operation, body)
+        if written:
+            with self.server.state.lock:
+                self.server.state.writes.update(written)
         fault = rule.fault if rule else None
         if fault == "reset":
             self.reset_connection()
@@ -324,7 +363,8 @@ class FaultProxyHandler(BaseHTTPRequestHandler):
         GET /_proxy/requests     requests received per operation since the last reset
         GET /_proxy/faulted      faulted requests per operation since the last reset
         GET /_proxy/sms          the SMS published through the proxy, by phone number
-        DELETE /_proxy/requests  resets both counts
+        GET /_proxy/writes       DynamoDB items written: [{"key", "kind", "writes"}]
+        DELETE /_proxy/requests  resets both counts and the items written
         """
         state = self.server.state
         endpoint = (self.command, urlsplit(self.path).path)
@@ -348,9 +388,15 @@ class FaultProxyHandler(BaseHTTPRequestHandler):
                 answer = dict(state.faulted)
             elif endpoint == ("GET", "/_proxy/sms"):
                 answer = {phone: list(messages) for phone, messages in state.sms.items()}
+            elif endpoint == ("GET", "/_proxy/writes"):
+                answer = [
+                    {"key": key, "kind": kind, "writes": writes}
+                    for (key, kind), writes in sorted(state.writes.items())
+                ]
             elif endpoint == ("DELETE", "/_proxy/requests"):
                 state.requests.clear()
                 state.faulted.clear()
+                state.writes.clear()
                 answer = {"ok": True}
             else:
                 answer = None

@@ -230,6 +230,34 @@ def run_checks(proxy_url: str, moto_url: str) -> None:
     counts = control(proxy_url, "GET", "requests"), control(proxy_url, "GET", "faulted")
     check("DELETE /_proxy/requests resets both counts", counts == ((200, {}), (200, {})), counts)
 
+    # The items written, as the project's table keys them (`pk`), for the hot-item report.
+    moto_dynamodb.create_table(
+        TableName="writes", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    dynamodb.put_item(TableName="writes", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+    dynamodb.update_item(TableName="writes", Key={"pk": {"S": "a"}}, UpdateExpression="ADD n :one",
+                         ExpressionAttributeValues={":one": {"N": "1"}})
+    dynamodb.transact_write_items(TransactItems=[
+        {"Update": {"TableName": "writes", "Key": {"pk": {"S": "a"}}, "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"ConditionCheck": {"TableName": "writes", "Key": {"pk": {"S": "b"}},
+                            "ConditionExpression": "attribute_not_exists(pk)"}},
+    ])
+    dynamodb.get_item(TableName="writes", Key={"pk": {"S": "a"}})
+    expected = [
+        {"key": "a", "kind": "single", "writes": 2},
+        {"key": "a", "kind": "transaction", "writes": 1},
+        {"key": "b", "kind": "transaction", "writes": 1},
+    ]
+    writes = control(proxy_url, "GET", "writes")
+    check("each item written is counted, a transaction's parts as such", writes == (200, expected), writes)
+    control(proxy_url, "DELETE", "requests")
+    writes = control(proxy_url, "GET", "writes")
+    check("DELETE /_proxy/requests resets the items written", writes == (200, []), writes)
+    moto_dynamodb.delete_table(TableName="writes")
+
     for bad_rule in [
         {"operation": "DynamoDB:PutItem", "fault": "meltdown"},
         {"operation": "DynamoDB:PutItem", "fault": "delay"},

@@ -19,7 +19,10 @@ handshakes as in AWS; it is measured with the clients warmed at init and without
 (`OTP_WARM_CLIENTS`).
 
 It prints one table and writes the figures as JSON (`--json`); `--compare` prints each
-figure's ratio to an earlier JSON run.
+figure's ratio to an earlier JSON run. With `--hot-items N`, N more users (each with its own
+Indian mobile, subject and address) register and verify one after another with every guard on,
+and the items their writes share give the design's ceiling into one country
+(scripts/perf/hot_items.py).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(HARNESS))
 from lambda_runtime import REGISTER, RESEND, VERIFY, FunctionProcess, apigw_event  # noqa: E402
+from hot_items import print_report, report as hot_item_report  # noqa: E402
 from load import create_table  # noqa: E402
 
 FUNCTIONS = {"otp-register": REGISTER, "otp-resend": RESEND, "otp-verify": VERIFY}
@@ -177,6 +181,29 @@ class Workload:
 
     def take(self) -> dict:
         return self.prepared.pop(0)
+
+
+def hot_item_flows(bench: Bench, target: Path, helpers: dict[str, FunctionProcess], users: int) -> list[list[dict]]:
+    """Each of `users` registers and verifies an Indian mobile of a random range (so that the
+    breaker's prefix items are shared as a country's ranges share them); per user, the items
+    its two requests wrote, from the proxy."""
+    import random
+
+    verify = helpers.setdefault("otp-verify", FunctionProcess().start(target / "otp-verify", bench.env(bench.args.proxy)))
+    verify.wait_ready()
+    flows = []
+    for n in range(users):
+        subject, phone, ip = f"hot-{n}", f"+919{random.randrange(10**9):09d}", f"10.8.{n // 250}.{n % 250 + 1}"
+        proxy(bench.args.proxy, "requests", "DELETE")
+        registered = helpers["otp-register"].invoke(bench.event(REGISTER, subject, {"phone_number": phone}, ip))
+        status, answer = registered.http_response()
+        if status != 200:
+            raise SystemExit(f"the hot-item run's register answered {status} {answer}")
+        code = re.search(r"\b\d{6}\b", proxy(bench.args.proxy, "sms")[phone][-1]).group(0)
+        body = {"phone_number": phone, "authCode": answer["authCode"], "otp": code}
+        invoke_ok(verify, bench.event(VERIFY, subject, body, ip))
+        flows.append(proxy(bench.args.proxy, "writes"))
+    return flows
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -349,6 +376,8 @@ def main() -> int:
     parser.add_argument("--tls", action="store_true", help="also measure the first invocation over TLS")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--compare", help="an earlier --json run to compare with")
+    parser.add_argument("--hot-items", type=int, default=0, metavar="USERS",
+                        help="also report the items USERS users' sends share, and the ceiling they set")
     parser.add_argument(
         "--perf", help="record each function's warm invocations with `perf record` into DIR/<name>.data "
         "(the figures of such a run include perf's own cost: compare them with nothing)", metavar="DIR",
@@ -391,6 +420,7 @@ def main() -> int:
             warm = args.warm if not extra else max(args.warm // 10, 1)
             perf_output = Path(args.perf) / f"{name}.data" if args.perf and label == name and label in FUNCTIONS else None
             results[label] = measure(bench, target / name, workload, env, helpers, cold, warm, perf_output)
+        flows = hot_item_flows(bench, target, helpers, args.hot_items) if args.hot_items else []
     finally:
         for helper in helpers.values():
             helper.stop()
@@ -405,6 +435,7 @@ def main() -> int:
         "warm_invokes": args.warm,
         "results": results,
         "ratios_to_baseline": ratios(results),
+        "hot_items": hot_item_report(flows) if flows else [],
     }
     print(f"{report['machine']['cpu']}, {report['machine']['cores']} cores; {args.cold} cold starts, {args.warm} warm invokes each")
     print_table(results)
@@ -414,6 +445,8 @@ def main() -> int:
             f"cold total {times(against['cold_total'])}, "
             f"CPU per invoke {times(against['cpu_per_warm_invoke'])} the baseline"
         )
+    if flows:
+        print_report(report["hot_items"], len(flows))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
