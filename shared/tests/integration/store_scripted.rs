@@ -147,6 +147,29 @@ async fn a_transaction_that_lost_a_race_is_tried_again() {
     assert_eq!(rule.num_calls(), 3);
 }
 
+/// A hot item throttled inside a transaction (`ThrottlingError` as its cancellation reason)
+/// applied nothing: the transaction goes again, as after a conflict, and a lasting one is
+/// given up after a bounded number of tries, well inside the call's budget.
+#[tokio::test]
+async fn a_transaction_cancelled_on_a_throttled_item_is_tried_again_a_bounded_number_of_times() {
+    let throttled = || {
+        cancelled(vec![reason("None", None), reason("ThrottlingError", None), reason("None", None)])
+    };
+    let brief = mock!(Client::transact_write_items)
+        .sequence()
+        .error(throttled)
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    assert_eq!(issue(&store(&[&brief])).await.unwrap(), IssueOutcome::Issued);
+    assert_eq!(brief.num_calls(), 2);
+
+    let lasting =
+        mock!(Client::transact_write_items).sequence().error(throttled).repeatedly().build();
+    let generous = store(&[&lasting]).with_call_budget(Duration::from_secs(30));
+    assert!(issue(&generous).await.is_err(), "a hot item that stays busy: the caller answers 503");
+    assert_eq!(lasting.num_calls(), 8, "bounded by tries, not only by the budget");
+}
+
 #[tokio::test]
 async fn conflicts_or_a_transaction_in_progress_that_outlast_the_budget_are_store_errors() {
     let conflicting = mock!(Client::transact_write_items)

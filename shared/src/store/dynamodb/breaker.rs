@@ -3,7 +3,6 @@
 //! whose answer was lost.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -11,7 +10,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::DynamoStore;
-use super::retry::send_unrepeated;
+use super::retry::{jittered_pause, send_unrepeated};
 use super::schema::{Item, destination_key, number, numeric, optional_text, text, verified_key};
 use crate::otp::breaker::{Destination, Reading, Tallied, Tally};
 use crate::otp::challenge::{StoreError, VerifiedPhone};
@@ -38,8 +37,7 @@ impl DynamoStore {
                 .set_keys(Some(keys.collect()))
                 .build()
                 .map_err(StoreError::new)?;
-            let mut pause = Duration::from_millis(10);
-            loop {
+            for tries in 1.. {
                 let output = self
                     .client
                     .batch_get_item()
@@ -56,8 +54,7 @@ impl DynamoStore {
                     Some(left) if !left.keys().is_empty() => request = left,
                     _ => break,
                 }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(200));
+                tokio::time::sleep(jittered_pause(tries)).await;
             }
         }
         let verified = phone_key.and_then(|phone_key| {

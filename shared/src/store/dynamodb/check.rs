@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -14,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::DynamoStore;
 use super::counters::Slot;
-use super::retry::{Transacted, failed, undecided};
+use super::retry::{Transacted, failed, jittered_pause, undecided};
 use super::schema::{
     Item, challenge_key, number, optional_text, parse_challenge, string, string_set, verified_key,
 };
@@ -255,7 +254,7 @@ impl DynamoStore {
             // how often.
             let undecided_cap = check.failures.is_some() && reasons.get(1).is_none_or(undecided);
             if counting && undecided_cap && matches!(judged, Some(Judged::Right { .. })) {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(jittered_pause(1)).await;
                 continue;
             }
             match judged {

@@ -1,8 +1,12 @@
-//! Retries that DynamoDB's answers make safe: a transaction that only lost races goes
-//! again, and a write that must not apply twice goes again only when it was refused unapplied.
+//! Retries that DynamoDB's answers make safe: a transaction that only lost races or met a
+//! throttled item goes again, and a write that must not apply twice goes again only when it
+//! was refused unapplied. Every pause is "full jitter": a random share of a ceiling that
+//! doubles, so that requests that collided on one item do not collide again in step.
 
 use std::future::Future;
 use std::time::Duration;
+
+use rand::Rng;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -18,17 +22,44 @@ pub(super) enum Transacted {
     Cancelled(Vec<CancellationReason>),
 }
 
+/// The first ceiling of a pause, and the largest.
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const LONGEST_PAUSE: Duration = Duration::from_millis(200);
+
+/// How many times a transaction is sent while its items are busy; the call's budget bounds
+/// the tries too.
+const TRANSACTION_TRIES: u32 = 8;
+
+/// The pause after the `tries`-th try (1, 2, ...): uniform between nothing and a ceiling of
+/// 10 ms doubling up to 200 ms.
+pub(super) fn jittered_pause(tries: u32) -> Duration {
+    let ceiling =
+        FIRST_PAUSE.saturating_mul(1 << tries.saturating_sub(1).min(5)).min(LONGEST_PAUSE);
+    let micros = u64::try_from(ceiling.as_micros()).unwrap_or(u64::MAX);
+    Duration::from_micros(rand::thread_rng().gen_range(0..=micros))
+}
+
+/// Whether a cancellation reason says its item was busy rather than refused: it lost a
+/// race with another transaction, or it was throttled (a hot item). Nothing was applied.
+fn busy(reason: &CancellationReason) -> bool {
+    matches!(
+        reason.code(),
+        None | Some(
+            "None" | "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+        )
+    )
+}
+
 impl DynamoStore {
-    /// Runs a transaction. While it only lost races with other transactions on the same
-    /// items (a `TransactionConflict`, or `TransactionInProgressException` for a retried
-    /// token), it is tried again after a short, growing pause; the call's budget bounds
-    /// the tries.
+    /// Runs a transaction. While its items were only busy (a `TransactionConflict` or a
+    /// throttled item as cancellation reasons, or `TransactionInProgressException` for a
+    /// retried token), it is tried again after a jittered pause, at most
+    /// [`TRANSACTION_TRIES`] times within the call's budget.
     pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Transacted, StoreError> {
-        let mut pause = Duration::from_millis(10);
-        loop {
+        for tries in 1.. {
             let result = self
                 .client
                 .transact_write_items()
@@ -46,19 +77,18 @@ impl DynamoStore {
                 },
                 Err(error) => return Err(StoreError::new(error)),
             };
-            let failed_condition = reasons.iter().any(failed);
-            let only_races = reasons
-                .iter()
-                .all(|reason| matches!(reason.code(), None | Some("None" | "TransactionConflict")));
-            if failed_condition {
+            if reasons.iter().any(failed) {
                 return Ok(Transacted::Cancelled(reasons));
             }
-            if !only_races {
+            if !reasons.iter().all(busy) {
                 return Err(StoreError::new(format!("transaction cancelled: {reasons:?}")));
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
+            if tries == TRANSACTION_TRIES {
+                break;
+            }
+            tokio::time::sleep(jittered_pause(tries)).await;
         }
+        Err(StoreError::new(format!("its items stayed busy for {TRANSACTION_TRIES} tries")))
     }
 }
 
@@ -72,7 +102,7 @@ pub(super) const UNREPEATED_TRIES: u32 = 3;
 
 /// Sends a write that must not apply twice (its condition cannot recognise its own earlier
 /// write), made by `send` on the client without the SDK's retries: again only when DynamoDB
-/// answered that it did not apply it (throttling, a conflict), after 10 ms and then 20.
+/// answered that it did not apply it (throttling, a conflict), after a jittered pause.
 /// Any other failure (a timeout, a lost connection, a server error) may hide an applied
 /// write and is returned as it is.
 pub(super) async fn send_unrepeated<T, E, R, F>(send: impl Fn() -> F) -> Result<T, SdkError<E, R>>
@@ -80,12 +110,10 @@ where
     F: Future<Output = Result<T, SdkError<E, R>>>,
     E: ProvideErrorMetadata,
 {
-    let mut pause = Duration::from_millis(10);
-    for _ in 1..UNREPEATED_TRIES {
+    for tries in 1..UNREPEATED_TRIES {
         match send().await {
             Err(error) if refused_unapplied(&error) => {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
+                tokio::time::sleep(jittered_pause(tries)).await;
             }
             answer => return answer,
         }
